@@ -1,0 +1,1 @@
+//! MongoDB Extended JSON as Python's `bson.json_util` writes and reads it. STUB.

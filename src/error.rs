@@ -148,6 +148,13 @@ pub enum Error {
         /// The top-level session key holding it, where known.
         key: Option<String>,
     },
+    /// A JSON string holding a lone surrogate (`"\ud800"`), which Python keeps in a
+    /// `str` but a Rust `String` cannot hold (a deliberate difference, see the README).
+    #[error("string with a lone surrogate{}", key_suffix(.key))]
+    LoneSurrogate {
+        /// The top-level session key holding it, where known.
+        key: Option<String>,
+    },
 
     // ---------------------------------------------------------------- encoding
     /// A value has no representation in the target format (reference: `TypeError("Object of
@@ -209,6 +216,10 @@ pub enum Error {
     /// (reference: `InvalidTag`).
     #[error("cannot decrypt original-format cookie")]
     Decrypt,
+    /// Encrypting an original-format cookie failed (the OS random generator gave no
+    /// nonce); no reference equivalent.
+    #[error("cannot encrypt original-format cookie")]
+    Encrypt,
 
     // ---------------------------------------------------------------- cookies and sessions
     /// The cookie value is longer than 4064 characters (reference: `BeakerException("Cookie
@@ -259,6 +270,7 @@ impl Error {
             Error::NestingTooDeep { .. } => "nesting_too_deep",
             Error::InvalidJson(_) => "invalid_json",
             Error::IntegerOutOfRange { .. } => "integer_out_of_range",
+            Error::LoneSurrogate { .. } => "lone_surrogate",
             Error::Unserializable { .. } => "unserializable",
             Error::NulInKey => "nul_in_key",
             Error::EmptyOriginalValue => "empty_original_value",
@@ -270,6 +282,7 @@ impl Error {
             Error::OriginalNotADict => "original_not_a_dict",
             Error::Unconvertible { .. } => "unconvertible",
             Error::Decrypt => "decrypt",
+            Error::Encrypt => "encrypt",
             Error::CookieTooLong { .. } => "cookie_too_long",
         }
     }

@@ -1,28 +1,767 @@
 //! Python's `json` module, as the reference uses it: `json.loads` (NaN/Infinity,
 //! unbounded ints, duplicate keys, UTF-16/32 detection) and `json.dumps` rendering
-//! (Python float repr, raw UTF-8 or `\uXXXX` escapes). STUB.
+//! (Python float repr, raw UTF-8 or `\uXXXX` escapes).
+//!
+//! Hand-written rather than serde_json because fidelity to CPython 3.11's `json`
+//! demands it: serde_json rejects `NaN`/`Infinity`, has no encoding detection,
+//! keeps the last duplicate key at its last position and renders floats differently.
+
+use std::borrow::Cow;
 
 use bson::{Bson, Document};
 
 use crate::error::{Error, Result};
 
+// ------------------------------------------------------------------------ loads
+
+/// `json.loads(bytes)`: any JSON value; integers beyond int64 are
+/// [`Error::IntegerOutOfRange`] naming the top-level key; depth capped.
+///
+/// Errors: [`Error::InvalidJson`] for everything `json.loads` rejects (bad encoding,
+/// syntax, integers longer than 4300 digits), [`Error::NestingTooDeep`] for more than
+/// `max_depth` nested arrays/objects, and — only when the text is otherwise valid —
+/// [`Error::IntegerOutOfRange`] or [`Error::LoneSurrogate`] for values Python holds but
+/// a `Bson` cannot.
+pub(crate) fn loads(bytes: &[u8], max_depth: usize) -> Result<Bson> {
+    let text = decode_text(bytes)?;
+    Parser {
+        s: &text,
+        pos: 0,
+        max_depth,
+        deferred: None,
+    }
+    .parse()
+}
+
+/// Python's `json.detect_encoding`, then `bytes.decode(encoding, "surrogatepass")`.
+///
+/// The result is "generalized UTF-8" (WTF-8-like): valid UTF-8 except that surrogate
+/// code points may appear as 3-byte sequences, because Python's decoders (with
+/// `surrogatepass`) produce them and `json.loads` keeps them in strings.
+fn decode_text(b: &[u8]) -> Result<Cow<'_, [u8]>> {
+    const BOM_UTF8: &[u8] = b"\xEF\xBB\xBF";
+    if b.starts_with(b"\x00\x00\xFE\xFF") {
+        return decode_utf32(b.get(4..).unwrap_or_default(), true).map(Cow::Owned);
+    }
+    if b.starts_with(b"\xFF\xFE\x00\x00") {
+        return decode_utf32(b.get(4..).unwrap_or_default(), false).map(Cow::Owned);
+    }
+    if b.starts_with(b"\xFE\xFF") {
+        return decode_utf16(b.get(2..).unwrap_or_default(), true).map(Cow::Owned);
+    }
+    if b.starts_with(b"\xFF\xFE") {
+        return decode_utf16(b.get(2..).unwrap_or_default(), false).map(Cow::Owned);
+    }
+    if let Some(rest) = b.strip_prefix(BOM_UTF8) {
+        return check_utf8_surrogatepass(rest).map(Cow::Borrowed);
+    }
+    match b {
+        [0, b1, _, _, ..] => {
+            // 00 XX -- -- utf-16-be, 00 00 -- -- utf-32-be
+            if *b1 != 0 {
+                decode_utf16(b, true).map(Cow::Owned)
+            } else {
+                decode_utf32(b, true).map(Cow::Owned)
+            }
+        }
+        [_, 0, b2, b3, ..] => {
+            if *b2 != 0 || *b3 != 0 {
+                decode_utf16(b, false).map(Cow::Owned)
+            } else {
+                decode_utf32(b, false).map(Cow::Owned)
+            }
+        }
+        [0, _] => decode_utf16(b, true).map(Cow::Owned),
+        [_, 0] => decode_utf16(b, false).map(Cow::Owned),
+        _ => check_utf8_surrogatepass(b).map(Cow::Borrowed),
+    }
+}
+
+/// Strict UTF-8, except that encoded surrogates (`ED A0..BF 80..BF`) are allowed
+/// (Python's `surrogatepass`).
+fn check_utf8_surrogatepass(b: &[u8]) -> Result<&[u8]> {
+    if std::str::from_utf8(b).is_ok() {
+        return Ok(b);
+    }
+    let bad = || Error::InvalidJson("invalid UTF-8".into());
+    let mut rest = b;
+    loop {
+        match std::str::from_utf8(rest) {
+            Ok(_) => return Ok(b),
+            Err(e) => {
+                let after = rest.get(e.valid_up_to()..).ok_or_else(bad)?;
+                match after {
+                    [0xED, 0xA0..=0xBF, 0x80..=0xBF, tail @ ..] => rest = tail,
+                    _ => return Err(bad()),
+                }
+            }
+        }
+    }
+}
+
+/// Appends a code point (surrogates included) in generalized UTF-8.
+fn push_cp(out: &mut Vec<u8>, cp: u32) {
+    // Each cast below takes bits that fit in a byte by construction.
+    if cp < 0x80 {
+        out.push(cp as u8);
+    } else if cp < 0x800 {
+        out.push(0xC0 | (cp >> 6) as u8);
+        out.push(0x80 | (cp & 0x3F) as u8);
+    } else if cp < 0x10000 {
+        out.push(0xE0 | (cp >> 12) as u8);
+        out.push(0x80 | ((cp >> 6) & 0x3F) as u8);
+        out.push(0x80 | (cp & 0x3F) as u8);
+    } else {
+        out.push(0xF0 | ((cp >> 18) & 0x07) as u8);
+        out.push(0x80 | ((cp >> 12) & 0x3F) as u8);
+        out.push(0x80 | ((cp >> 6) & 0x3F) as u8);
+        out.push(0x80 | (cp & 0x3F) as u8);
+    }
+}
+
+/// Python's UTF-16 decoder with `surrogatepass`: pairs combine, lone surrogates pass.
+fn decode_utf16(b: &[u8], big_endian: bool) -> Result<Vec<u8>> {
+    if b.len() % 2 != 0 {
+        return Err(Error::InvalidJson("UTF-16: truncated data".into()));
+    }
+    let units = b.chunks_exact(2).map(|c| match c {
+        [x, y] if big_endian => u16::from_be_bytes([*x, *y]),
+        [x, y] => u16::from_le_bytes([*x, *y]),
+        _ => 0,
+    });
+    let mut out = Vec::with_capacity(b.len());
+    for r in char::decode_utf16(units) {
+        match r {
+            Ok(c) => push_cp(&mut out, u32::from(c)),
+            Err(e) => push_cp(&mut out, u32::from(e.unpaired_surrogate())),
+        }
+    }
+    Ok(out)
+}
+
+/// Python's UTF-32 decoder with `surrogatepass`: surrogates pass one by one (never
+/// combined), code points above U+10FFFF are errors.
+fn decode_utf32(b: &[u8], big_endian: bool) -> Result<Vec<u8>> {
+    if b.len() % 4 != 0 {
+        return Err(Error::InvalidJson("UTF-32: truncated data".into()));
+    }
+    let mut out = Vec::with_capacity(b.len());
+    for c in b.chunks_exact(4) {
+        let cp = match c {
+            [w, x, y, z] if big_endian => u32::from_be_bytes([*w, *x, *y, *z]),
+            [w, x, y, z] => u32::from_le_bytes([*w, *x, *y, *z]),
+            _ => 0,
+        };
+        if cp > 0x10FFFF {
+            return Err(Error::InvalidJson("UTF-32: code point not in range".into()));
+        }
+        push_cp(&mut out, cp);
+    }
+    Ok(out)
+}
+
+/// One open container of the iterative parser.
+enum Frame {
+    Array(Vec<Bson>),
+    /// The document so far and the key whose value is being parsed.
+    Object(Document, String),
+}
+
+/// The maximum number of digits CPython 3.11 converts to an int
+/// (`sys.get_int_max_str_digits()`); longer ones raise `ValueError`.
+const INT_MAX_STR_DIGITS: usize = 4300;
+
+struct Parser<'a> {
+    s: &'a [u8],
+    pos: usize,
+    max_depth: usize,
+    /// A value Python accepts but `Bson` cannot hold; reported only if the whole
+    /// text parses (Python would have returned a value).
+    deferred: Option<Error>,
+}
+
+fn err<T>(msg: &str) -> Result<T> {
+    Err(Error::InvalidJson(msg.to_owned()))
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.pos).copied()
+    }
+
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    fn parse(mut self) -> Result<Bson> {
+        let mut stack: Vec<Frame> = Vec::new();
+        self.skip_ws();
+        loop {
+            // Parse one value; containers with content push a frame and loop.
+            let mut value = match self.peek() {
+                Some(b'{') => {
+                    self.enter(stack.len())?;
+                    self.pos += 1;
+                    self.skip_ws();
+                    if self.peek() == Some(b'}') {
+                        self.pos += 1;
+                        Bson::Document(Document::new())
+                    } else {
+                        let key = self.parse_key(&stack)?;
+                        stack.push(Frame::Object(Document::new(), key));
+                        continue;
+                    }
+                }
+                Some(b'[') => {
+                    self.enter(stack.len())?;
+                    self.pos += 1;
+                    self.skip_ws();
+                    if self.peek() == Some(b']') {
+                        self.pos += 1;
+                        Bson::Array(Vec::new())
+                    } else {
+                        stack.push(Frame::Array(Vec::new()));
+                        continue;
+                    }
+                }
+                _ => self.parse_scalar(&stack)?,
+            };
+            // Attach the value to its container, closing containers as they end.
+            loop {
+                match stack.last_mut() {
+                    None => {
+                        self.skip_ws();
+                        if self.pos != self.s.len() {
+                            return err("Extra data");
+                        }
+                        return match self.deferred.take() {
+                            Some(e) => Err(e),
+                            None => Ok(value),
+                        };
+                    }
+                    Some(Frame::Array(items)) => {
+                        items.push(value);
+                        self.skip_ws();
+                        match self.peek() {
+                            Some(b',') => {
+                                self.pos += 1;
+                                self.skip_ws();
+                                break;
+                            }
+                            Some(b']') => {
+                                self.pos += 1;
+                                value = match stack.pop() {
+                                    Some(Frame::Array(items)) => Bson::Array(items),
+                                    _ => return err("internal parser state"),
+                                };
+                            }
+                            _ => return err("Expecting ',' delimiter"),
+                        }
+                    }
+                    Some(Frame::Object(doc, key)) => {
+                        // Python dict semantics: a duplicate key keeps its first
+                        // position and takes the last value (IndexMap insert does that).
+                        doc.insert(std::mem::take(key), value);
+                        self.skip_ws();
+                        match self.peek() {
+                            Some(b',') => {
+                                self.pos += 1;
+                                self.skip_ws();
+                                let k = self.parse_key(&stack)?;
+                                if let Some(Frame::Object(_, key)) = stack.last_mut() {
+                                    *key = k;
+                                }
+                                break;
+                            }
+                            Some(b'}') => {
+                                self.pos += 1;
+                                value = match stack.pop() {
+                                    Some(Frame::Object(doc, _)) => Bson::Document(doc),
+                                    _ => return err("internal parser state"),
+                                };
+                            }
+                            _ => return err("Expecting ',' delimiter"),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Python enters a recursion level for every array/object, empty ones included.
+    fn enter(&self, open: usize) -> Result<()> {
+        if open >= self.max_depth {
+            return Err(Error::NestingTooDeep {
+                limit: self.max_depth,
+            });
+        }
+        Ok(())
+    }
+
+    /// A key, the colon and the whitespace after it.
+    fn parse_key(&mut self, stack: &[Frame]) -> Result<String> {
+        if self.peek() != Some(b'"') {
+            return err("Expecting property name enclosed in double quotes");
+        }
+        self.pos += 1;
+        let key = self.parse_string(stack)?;
+        self.skip_ws();
+        if self.peek() != Some(b':') {
+            return err("Expecting ':' delimiter");
+        }
+        self.pos += 1;
+        self.skip_ws();
+        Ok(key)
+    }
+
+    /// The top-level key under which the current value sits, for error messages.
+    fn top_key(stack: &[Frame]) -> Option<String> {
+        match stack.first() {
+            Some(Frame::Object(_, key)) => Some(key.clone()),
+            _ => None,
+        }
+    }
+
+    fn defer(&mut self, e: impl FnOnce() -> Error) {
+        if self.deferred.is_none() {
+            self.deferred = Some(e());
+        }
+    }
+
+    fn starts_with(&self, lit: &[u8]) -> bool {
+        self.s.get(self.pos..).is_some_and(|r| r.starts_with(lit))
+    }
+
+    fn parse_scalar(&mut self, stack: &[Frame]) -> Result<Bson> {
+        let lit = |p: &mut Self, text: &[u8], v: Bson| {
+            if p.starts_with(text) {
+                p.pos += text.len();
+                Ok(v)
+            } else {
+                err("Expecting value")
+            }
+        };
+        match self.peek() {
+            Some(b'"') => {
+                self.pos += 1;
+                self.parse_string(stack).map(Bson::String)
+            }
+            Some(b'n') => lit(self, b"null", Bson::Null),
+            Some(b't') => lit(self, b"true", Bson::Boolean(true)),
+            Some(b'f') => lit(self, b"false", Bson::Boolean(false)),
+            Some(b'N') => lit(self, b"NaN", Bson::Double(f64::NAN)),
+            Some(b'I') => lit(self, b"Infinity", Bson::Double(f64::INFINITY)),
+            Some(b'-')
+                if self
+                    .s
+                    .get(self.pos + 1..)
+                    .is_some_and(|r| r.starts_with(b"Infinity")) =>
+            {
+                self.pos += 9;
+                Ok(Bson::Double(f64::NEG_INFINITY))
+            }
+            _ => self.parse_number(stack),
+        }
+    }
+
+    fn digits(&mut self) {
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    /// CPython's `_match_number_unicode`: `-?(0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?`,
+    /// backing off a `.` or exponent that is not followed by digits.
+    fn parse_number(&mut self, stack: &[Frame]) -> Result<Bson> {
+        let start = self.pos;
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        match self.peek() {
+            Some(b'1'..=b'9') => self.digits(),
+            Some(b'0') => self.pos += 1,
+            _ => {
+                self.pos = start;
+                return err("Expecting value");
+            }
+        }
+        let int_end = self.pos;
+        let mut is_float = false;
+        if self.peek() == Some(b'.') && matches!(self.s.get(self.pos + 1), Some(b'0'..=b'9')) {
+            is_float = true;
+            self.pos += 2;
+            self.digits();
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            let e_start = self.pos;
+            self.pos += 1;
+            if let Some(b'-' | b'+') = self.peek() {
+                self.pos += 1;
+            }
+            let d_start = self.pos;
+            self.digits();
+            if self.pos > d_start {
+                is_float = true;
+            } else {
+                self.pos = e_start;
+            }
+        }
+        let text = self.s.get(start..self.pos).unwrap_or_default();
+        // The matched text is ASCII by construction.
+        let text = std::str::from_utf8(text).unwrap_or_default();
+        if is_float {
+            // Rust's parser is correctly rounded like Python's float(); overflow → inf.
+            return text
+                .parse::<f64>()
+                .map(Bson::Double)
+                .or_else(|_| err("invalid number"));
+        }
+        let ndigits = int_end - start - usize::from(text.starts_with('-'));
+        if ndigits > INT_MAX_STR_DIGITS {
+            return err("Exceeds the limit (4300 digits) for integer string conversion");
+        }
+        match text.parse::<i64>() {
+            Ok(v) => Ok(match i32::try_from(v) {
+                Ok(small) => Bson::Int32(small),
+                Err(_) => Bson::Int64(v),
+            }),
+            Err(_) => {
+                self.defer(|| Error::IntegerOutOfRange {
+                    key: Self::top_key(stack),
+                });
+                Ok(Bson::Null)
+            }
+        }
+    }
+
+    fn hex4(&self, at: usize) -> Result<u32> {
+        let h = self
+            .s
+            .get(at..at + 4)
+            .ok_or_else(|| Error::InvalidJson("Invalid \\uXXXX escape".into()))?;
+        let mut v = 0u32;
+        for &c in h {
+            let d = match c {
+                b'0'..=b'9' => c - b'0',
+                b'a'..=b'f' => c - b'a' + 10,
+                b'A'..=b'F' => c - b'A' + 10,
+                _ => return err("Invalid \\uXXXX escape"),
+            };
+            v = (v << 4) | u32::from(d);
+        }
+        Ok(v)
+    }
+
+    /// The rest of a string after its opening quote (CPython's `scanstring`, strict).
+    fn parse_string(&mut self, stack: &[Frame]) -> Result<String> {
+        let start = self.pos;
+        // Fast path: no escapes.
+        loop {
+            match self.peek() {
+                None => return err("Unterminated string"),
+                Some(b'"') => {
+                    let raw = self.s.get(start..self.pos).unwrap_or_default();
+                    self.pos += 1;
+                    return Ok(self.finish_string(raw, stack));
+                }
+                Some(b'\\') => break,
+                Some(0..=0x1F) => return err("Invalid control character"),
+                Some(_) => self.pos += 1,
+            }
+        }
+        let mut buf: Vec<u8> = self.s.get(start..self.pos).unwrap_or_default().to_vec();
+        loop {
+            match self.peek() {
+                None => return err("Unterminated string"),
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(self.finish_string(&buf, stack));
+                }
+                Some(0..=0x1F) => return err("Invalid control character"),
+                Some(b'\\') => {
+                    let esc = self.s.get(self.pos + 1).copied();
+                    self.pos += 2;
+                    let c = match esc {
+                        None => return err("Unterminated string"),
+                        Some(b'"') => b'"',
+                        Some(b'\\') => b'\\',
+                        Some(b'/') => b'/',
+                        Some(b'b') => 0x08,
+                        Some(b'f') => 0x0C,
+                        Some(b'n') => b'\n',
+                        Some(b'r') => b'\r',
+                        Some(b't') => b'\t',
+                        Some(b'u') => {
+                            let mut cp = self.hex4(self.pos)?;
+                            self.pos += 4;
+                            // A high surrogate escape joins a following low one.
+                            if (0xD800..0xDC00).contains(&cp) && self.starts_with(b"\\u") {
+                                let c2 = self.hex4(self.pos + 2)?;
+                                if (0xDC00..0xE000).contains(&c2) {
+                                    cp = 0x10000 + ((cp - 0xD800) << 10) + (c2 - 0xDC00);
+                                    self.pos += 6;
+                                }
+                            }
+                            push_cp(&mut buf, cp);
+                            continue;
+                        }
+                        Some(_) => return err("Invalid \\escape"),
+                    };
+                    buf.push(c);
+                }
+                Some(c) => {
+                    buf.push(c);
+                    self.pos += 1;
+                }
+            }
+        }
+    }
+
+    /// Converts generalized UTF-8 to a `String`; only surrogates can fail here.
+    fn finish_string(&mut self, raw: &[u8], stack: &[Frame]) -> String {
+        match std::str::from_utf8(raw) {
+            Ok(s) => s.to_owned(),
+            Err(_) => {
+                self.defer(|| Error::LoneSurrogate {
+                    key: Self::top_key(stack),
+                });
+                String::from_utf8_lossy(raw).into_owned()
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------------------------ dumps
+
 /// `json.dumps(claims, ensure_ascii=False, separators=(",", ":"))` of a JSON-mode
 /// session, with joserfc's top-level `exp`/`iat`/`nbf` datetime conversion.
 pub(crate) fn dumps_claims(session: &Document) -> Result<String> {
-    let _ = session;
-    Err(Error::InvalidJson("unimplemented".into()))
+    let mut out = String::with_capacity(128);
+    out.push('{');
+    for (i, (k, v)) in session.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_str(&mut out, k, false);
+        out.push(':');
+        match v {
+            // joserfc: calendar.timegm(value.utctimetuple()) = floor(ms / 1000).
+            Bson::DateTime(dt) if matches!(k.as_str(), "exp" | "iat" | "nbf") => {
+                out.push_str(&dt.timestamp_millis().div_euclid(1000).to_string());
+            }
+            _ => write_value(&mut out, v, Style::COMPACT_RAW).map_err(|t| unser(k, t))?,
+        }
+    }
+    out.push('}');
+    Ok(out)
 }
 
 /// `json.dumps(session)` with Python's defaults (`", "`, `": "`, `ensure_ascii=True`),
 /// as the original format's json serializer writes it.
 pub(crate) fn dumps_default(session: &Document) -> Result<String> {
-    let _ = session;
-    Err(Error::InvalidJson("unimplemented".into()))
+    let mut out = String::with_capacity(128);
+    out.push('{');
+    for (i, (k, v)) in session.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        write_str(&mut out, k, true);
+        out.push_str(": ");
+        write_value(&mut out, v, Style::DEFAULT).map_err(|t| unser(k, t))?;
+    }
+    out.push('}');
+    Ok(out)
 }
 
-/// `json.loads(bytes)`: any JSON value; integers beyond int64 are
-/// [`Error::IntegerOutOfRange`] naming the top-level key; depth capped.
-pub(crate) fn loads(bytes: &[u8], max_depth: usize) -> Result<Bson> {
-    let _ = (bytes, max_depth);
-    Err(Error::InvalidJson("unimplemented".into()))
+fn unser(key: &str, type_name: &'static str) -> Error {
+    Error::Unserializable {
+        key: Some(key.to_owned()),
+        type_name: type_name.to_owned(),
+    }
+}
+
+/// Separators and `ensure_ascii` of one `json.dumps` call.
+#[derive(Clone, Copy)]
+struct Style {
+    /// `", "` instead of `","`, and `": "` instead of `":"`.
+    spaced: bool,
+    /// `\uXXXX`-escape everything outside printable ASCII.
+    ascii: bool,
+}
+
+impl Style {
+    /// `separators=(",", ":"), ensure_ascii=False`.
+    const COMPACT_RAW: Style = Style {
+        spaced: false,
+        ascii: false,
+    };
+    /// Python's defaults.
+    const DEFAULT: Style = Style {
+        spaced: true,
+        ascii: true,
+    };
+}
+
+/// Renders one value; `Err` carries the Python type name `json.dumps` would reject.
+///
+/// Recursion depth follows the document's nesting, which our own decoders cap.
+fn write_value(out: &mut String, v: &Bson, style: Style) -> std::result::Result<(), &'static str> {
+    let comma = if style.spaced { ", " } else { "," };
+    match v {
+        Bson::Double(x) => write_float(out, *x),
+        // Python decodes BSON symbols to str and undefined to None.
+        Bson::String(s) | Bson::Symbol(s) => write_str(out, s, style.ascii),
+        Bson::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
+        Bson::Null | Bson::Undefined => out.push_str("null"),
+        Bson::Int32(n) => out.push_str(&n.to_string()),
+        Bson::Int64(n) => out.push_str(&n.to_string()),
+        Bson::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(comma);
+                }
+                write_value(out, item, style)?;
+            }
+            out.push(']');
+        }
+        Bson::Document(d) => {
+            out.push('{');
+            for (i, (k, item)) in d.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(comma);
+                }
+                write_str(out, k, style.ascii);
+                out.push_str(if style.spaced { ": " } else { ":" });
+                write_value(out, item, style)?;
+            }
+            out.push('}');
+        }
+        other => return Err(python_type_name(other)),
+    }
+    Ok(())
+}
+
+/// The Python type `bson.decode` produces for a BSON value that JSON cannot hold.
+pub(crate) fn python_type_name(v: &Bson) -> &'static str {
+    match v {
+        Bson::DateTime(_) => "datetime",
+        Bson::Binary(b) if b.subtype == bson::spec::BinarySubtype::Generic => "bytes",
+        Bson::Binary(_) => "Binary",
+        Bson::ObjectId(_) => "ObjectId",
+        Bson::Decimal128(_) => "Decimal128",
+        Bson::RegularExpression(_) => "Regex",
+        Bson::Timestamp(_) => "Timestamp",
+        Bson::JavaScriptCode(_) | Bson::JavaScriptCodeWithScope(_) => "Code",
+        Bson::MinKey => "MinKey",
+        Bson::MaxKey => "MaxKey",
+        Bson::DbPointer(_) => "DBRef",
+        _ => "object",
+    }
+}
+
+/// Python's `float.__repr__` (shortest round-trip digits, `repr` layout), with
+/// `json`'s `NaN`/`Infinity`/`-Infinity` tokens.
+pub(crate) fn write_float(out: &mut String, x: f64) {
+    if x.is_nan() {
+        out.push_str("NaN");
+    } else if x.is_infinite() {
+        out.push_str(if x > 0.0 { "Infinity" } else { "-Infinity" });
+    } else {
+        push_float_repr(out, x);
+    }
+}
+
+/// `repr(x)` for a finite float.
+///
+/// Rust's `{:e}` gives the same shortest round-trip digits as Python's `repr`
+/// (both pick the nearest shortest candidate); only the layout differs.
+pub(crate) fn push_float_repr(out: &mut String, x: f64) {
+    if x == 0.0 {
+        out.push_str(if x.is_sign_negative() { "-0.0" } else { "0.0" });
+        return;
+    }
+    let sci = format!("{:e}", x.abs());
+    let (mant, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mant.chars().filter(|c| *c != '.').collect();
+    if x.is_sign_negative() {
+        out.push('-');
+    }
+    // Position of the decimal point relative to the digit string.
+    let decpt = exp + 1;
+    let n = i32::try_from(digits.len()).unwrap_or(i32::MAX);
+    if -4 < decpt && decpt <= 16 {
+        if decpt <= 0 {
+            out.push_str("0.");
+            for _ in 0..(-decpt) {
+                out.push('0');
+            }
+            out.push_str(&digits);
+        } else if decpt >= n {
+            out.push_str(&digits);
+            for _ in 0..(decpt - n) {
+                out.push('0');
+            }
+            out.push_str(".0");
+        } else {
+            let (a, b) = digits.split_at(usize::try_from(decpt).unwrap_or(0));
+            out.push_str(a);
+            out.push('.');
+            out.push_str(b);
+        }
+    } else {
+        let (first, rest) = digits.split_at(1.min(digits.len()));
+        out.push_str(first);
+        if !rest.is_empty() {
+            out.push('.');
+            out.push_str(rest);
+        }
+        out.push('e');
+        out.push(if exp < 0 { '-' } else { '+' });
+        let a = exp.unsigned_abs();
+        if a < 10 {
+            out.push('0');
+        }
+        out.push_str(&a.to_string());
+    }
+}
+
+/// A JSON string literal as Python's encoder writes it: with `ascii`,
+/// `encode_basestring_ascii` (everything outside U+0020..U+007E escaped, astral
+/// characters as surrogate pairs, lowercase hex); without, `encode_basestring`
+/// (only `"`, `\` and controls below U+0020 escaped).
+pub(crate) fn write_str(out: &mut String, s: &str, ascii: bool) {
+    out.push('"');
+    let mut run_start = 0;
+    for (i, c) in s.char_indices() {
+        let needs = match c {
+            '"' | '\\' | '\u{0}'..='\u{1f}' => true,
+            _ => ascii && !(' '..='~').contains(&c),
+        };
+        if !needs {
+            continue;
+        }
+        out.push_str(s.get(run_start..i).unwrap_or_default());
+        run_start = i + c.len_utf8();
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            _ => {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{:04x}", u));
+                }
+            }
+        }
+    }
+    out.push_str(s.get(run_start..).unwrap_or_default());
+    out.push('"');
 }

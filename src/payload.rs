@@ -1,23 +1,1024 @@
 //! The `bsZ` payload: BSON (top-level `_id` first) → zlib level 9 → base85, and the
-//! claims → session merge of the reference. STUB.
+//! claims → session merge of the reference (formats.md §1.3, §1.4, §1.6, §4).
+//!
+//! BSON is encoded and decoded by hand rather than with the bson crate's
+//! serializer because fidelity to pymongo's C extension demands it: `_id` first
+//! at the top level only, undefined/symbol/DBPointer mapped the way pymongo maps
+//! them, `$ref`/`$id` documents reordered like `DBRef`, datetimes limited to years
+//! 1..9999, strict booleans, and a nesting limit checked with an explicit stack so
+//! that no input can overflow ours.
 
-use bson::Document;
+use std::cell::RefCell;
 
+use bson::oid::ObjectId;
+use bson::spec::BinarySubtype;
+use bson::{
+    Binary, Bson, DateTime, Decimal128, Document, JavaScriptCodeWithScope, Regex, Timestamp,
+};
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+
+use crate::base85;
 use crate::codec::Limits;
 use crate::error::{Error, Result};
+use crate::pyjson;
 
-/// The claims JSON text `{"bsZ":"<base85(zlib(bson))>"}` for a session.
-pub(crate) fn bsz_claims(session: &Document) -> Result<String> {
-    let _ = session;
-    Err(Error::Zlib)
+/// Nesting allowed when encoding: Python's default recursion limit. Deeper
+/// documents make pymongo raise `RecursionError`.
+const ENCODE_MAX_DEPTH: usize = 1000;
+
+/// Scratch buffers larger than this are not kept between calls.
+const KEEP_SCRATCH: usize = 64 * 1024;
+
+/// Per-thread zlib state and buffers, reused across calls: creating a level-9
+/// deflate state costs far more than encoding a small session.
+#[derive(Default)]
+struct Scratch {
+    compress: Option<Compress>,
+    decompress: Option<Decompress>,
+    bson: Vec<u8>,
+    zlib: Vec<u8>,
 }
 
-/// The session held by verified claims bytes, as `_decrypt_data` computes it.
+impl Scratch {
+    fn trim(&mut self) {
+        for buf in [&mut self.bson, &mut self.zlib] {
+            buf.clear();
+            if buf.capacity() > KEEP_SCRATCH {
+                *buf = Vec::new();
+            }
+        }
+    }
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Runs `f` with this thread's scratch state (a fresh one if it is busy).
+fn with_scratch<T>(f: impl FnOnce(&mut Scratch) -> T) -> T {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => {
+            let out = f(&mut scratch);
+            scratch.trim();
+            out
+        }
+        Err(_) => f(&mut Scratch::default()),
+    })
+}
+
+// ------------------------------------------------------------------------ encode
+
+/// The claims JSON text `{"bsZ":"<base85(zlib(bson))>"}` for a session.
+///
+/// # Errors
+/// [`Error::NulInKey`] for a key containing NUL, [`Error::NestingTooDeep`] beyond
+/// Python's recursion limit.
+pub(crate) fn bsz_claims(session: &Document) -> Result<String> {
+    with_scratch(|s| {
+        s.bson.clear();
+        encode_document(session, &mut s.bson, true, 1)?;
+        let compress = s
+            .compress
+            .get_or_insert_with(|| Compress::new(Compression::best(), true));
+        s.zlib.clear();
+        deflate(compress, &s.bson, &mut s.zlib)?;
+        const PREFIX: &str = r#"{"bsZ":""#;
+        const SUFFIX: &str = r#""}"#;
+        let mut out =
+            String::with_capacity(PREFIX.len() + base85::encoded_len(s.zlib.len()) + SUFFIX.len());
+        out.push_str(PREFIX);
+        base85::encode_into(&s.zlib, &mut out);
+        out.push_str(SUFFIX);
+        Ok(out)
+    })
+}
+
+/// `zlib.compress(data, 9)` with a reused (reset) compressor.
+fn deflate(compress: &mut Compress, data: &[u8], out: &mut Vec<u8>) -> Result<()> {
+    compress.reset();
+    // zlib's compressBound plus slack, so one call normally suffices.
+    out.reserve(data.len() + data.len() / 8 + 64);
+    loop {
+        let consumed = usize::try_from(compress.total_in()).map_err(|_| Error::Zlib)?;
+        let input = data.get(consumed..).unwrap_or_default();
+        let status = compress
+            .compress_vec(input, out, FlushCompress::Finish)
+            .map_err(|_| Error::Zlib)?;
+        match status {
+            Status::StreamEnd => return Ok(()),
+            Status::Ok | Status::BufError => out.reserve(out.capacity().max(64)),
+        }
+    }
+}
+
+fn write_i32(out: &mut Vec<u8>, v: i32) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+/// Writes a length placeholder and returns its position.
+fn begin_len(out: &mut Vec<u8>) -> usize {
+    let at = out.len();
+    out.extend_from_slice(&[0; 4]);
+    at
+}
+
+/// Patches the length written at `at` to cover `at..out.len()`.
+fn end_len(out: &mut [u8], at: usize) -> Result<()> {
+    let len = out.len().checked_sub(at).ok_or(Error::NulInKey)?;
+    let len = i32::try_from(len).map_err(|_| Error::InvalidBson("document too large".into()))?;
+    if let Some(slot) = out.get_mut(at..at + 4) {
+        slot.copy_from_slice(&len.to_le_bytes());
+    }
+    Ok(())
+}
+
+fn write_cstr(out: &mut Vec<u8>, s: &str) -> Result<()> {
+    if s.as_bytes().contains(&0) {
+        return Err(Error::NulInKey);
+    }
+    out.extend_from_slice(s.as_bytes());
+    out.push(0);
+    Ok(())
+}
+
+fn write_string(out: &mut Vec<u8>, s: &str) -> Result<()> {
+    let len = i32::try_from(s.len() + 1).map_err(|_| Error::InvalidBson("string too large".into()))?;
+    write_i32(out, len);
+    out.extend_from_slice(s.as_bytes());
+    out.push(0);
+    Ok(())
+}
+
+/// `bson.encode(doc)`: at the top level a present `_id` is written first.
+fn encode_document(doc: &Document, out: &mut Vec<u8>, top: bool, depth: usize) -> Result<()> {
+    if depth > ENCODE_MAX_DEPTH {
+        return Err(Error::NestingTooDeep {
+            limit: ENCODE_MAX_DEPTH,
+        });
+    }
+    let at = begin_len(out);
+    let id = if top { doc.get("_id") } else { None };
+    if let Some(id) = id {
+        encode_element("_id", id, out, depth)?;
+    }
+    for (k, v) in doc {
+        if id.is_some() && k == "_id" {
+            continue;
+        }
+        encode_element(k, v, out, depth)?;
+    }
+    out.push(0);
+    end_len(out, at)
+}
+
+fn encode_array(items: &[Bson], out: &mut Vec<u8>, depth: usize) -> Result<()> {
+    if depth > ENCODE_MAX_DEPTH {
+        return Err(Error::NestingTooDeep {
+            limit: ENCODE_MAX_DEPTH,
+        });
+    }
+    let at = begin_len(out);
+    let mut key = itoa_buf();
+    for (i, v) in items.iter().enumerate() {
+        encode_element(index_key(&mut key, i), v, out, depth)?;
+    }
+    out.push(0);
+    end_len(out, at)
+}
+
+fn itoa_buf() -> String {
+    String::with_capacity(20)
+}
+
+fn index_key(buf: &mut String, i: usize) -> &str {
+    use std::fmt::Write as _;
+    buf.clear();
+    let _ = write!(buf, "{i}");
+    buf
+}
+
+fn encode_element(key: &str, value: &Bson, out: &mut Vec<u8>, depth: usize) -> Result<()> {
+    let type_at = out.len();
+    out.push(0);
+    write_cstr(out, key)?;
+    let type_byte: u8 = match value {
+        Bson::Double(f) => {
+            out.extend_from_slice(&f.to_le_bytes());
+            0x01
+        }
+        Bson::String(s) => {
+            write_string(out, s)?;
+            0x02
+        }
+        Bson::Document(d) => {
+            encode_document(d, out, false, depth + 1)?;
+            0x03
+        }
+        Bson::Array(a) => {
+            encode_array(a, out, depth + 1)?;
+            0x04
+        }
+        Bson::Binary(b) => {
+            let subtype = u8::from(b.subtype);
+            let len = i32::try_from(b.bytes.len())
+                .map_err(|_| Error::InvalidBson("binary too large".into()))?;
+            if subtype == 2 {
+                // The old binary subtype carries an inner length.
+                write_i32(out, len.checked_add(4).ok_or(Error::Zlib)?);
+                out.push(subtype);
+                write_i32(out, len);
+            } else {
+                write_i32(out, len);
+                out.push(subtype);
+            }
+            out.extend_from_slice(&b.bytes);
+            0x05
+        }
+        Bson::Undefined => 0x06,
+        Bson::ObjectId(oid) => {
+            out.extend_from_slice(&oid.bytes());
+            0x07
+        }
+        Bson::Boolean(b) => {
+            out.push(u8::from(*b));
+            0x08
+        }
+        Bson::DateTime(dt) => {
+            out.extend_from_slice(&dt.timestamp_millis().to_le_bytes());
+            0x09
+        }
+        Bson::Null => 0x0A,
+        Bson::RegularExpression(re) => {
+            write_cstr(out, re.pattern.as_str())?;
+            write_cstr(out, re.options.as_str())?;
+            0x0B
+        }
+        Bson::JavaScriptCode(code) => {
+            write_string(out, code)?;
+            0x0D
+        }
+        Bson::Symbol(s) => {
+            write_string(out, s)?;
+            0x0E
+        }
+        Bson::JavaScriptCodeWithScope(cws) => {
+            let at = begin_len(out);
+            write_string(out, &cws.code)?;
+            encode_document(&cws.scope, out, false, depth + 1)?;
+            end_len(out, at)?;
+            0x0F
+        }
+        Bson::Int32(i) => {
+            write_i32(out, *i);
+            0x10
+        }
+        Bson::Timestamp(ts) => {
+            out.extend_from_slice(&ts.increment.to_le_bytes());
+            out.extend_from_slice(&ts.time.to_le_bytes());
+            0x11
+        }
+        Bson::Int64(i) => {
+            out.extend_from_slice(&i.to_le_bytes());
+            0x12
+        }
+        Bson::Decimal128(d) => {
+            out.extend_from_slice(&d.bytes());
+            0x13
+        }
+        Bson::MaxKey => 0x7F,
+        Bson::MinKey => 0xFF,
+        // Python never holds one (pymongo decodes it as a DBRef); keep what the
+        // caller gave, encoded by the bson crate, whose fields are private.
+        other @ Bson::DbPointer(_) => {
+            let mut one = Document::new();
+            one.insert("x", other.clone());
+            let bytes = one
+                .to_vec()
+                .map_err(|e| Error::InvalidBson(e.to_string()))?;
+            // 4-byte length, type, "x\0", value..., final NUL
+            let value = bytes
+                .get(7..bytes.len().saturating_sub(1))
+                .ok_or_else(|| Error::InvalidBson("cannot encode DBPointer".into()))?;
+            out.extend_from_slice(value);
+            0x0C
+        }
+    };
+    if let Some(t) = out.get_mut(type_at) {
+        *t = type_byte;
+    }
+    Ok(())
+}
+
+/// `bson.encode(session)` as pymongo writes it (top-level `_id` first).
+///
+/// # Errors
+/// As [`bsz_claims`].
+#[cfg(test)]
+pub(crate) fn bson_encode(session: &Document) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    encode_document(session, &mut out, true, 1)?;
+    Ok(out)
+}
+
+// ------------------------------------------------------------------------ decode
+
+/// The session held by verified claims bytes, as `_decrypt_data` computes it:
+/// `bsZ` is always popped; in BSON mode a truthy `bsZ` is decoded and merged over
+/// the remaining claims with `dict.update`.
+///
+/// # Errors
+/// [`Error::InvalidClaims`] when the claims are not a JSON object,
+/// [`Error::BszNotString`], [`Error::Base85`], [`Error::Zlib`],
+/// [`Error::DecompressedTooLarge`], [`Error::InvalidBson`],
+/// [`Error::NestingTooDeep`], and pyjson's errors for values a `Document` cannot
+/// hold.
 pub(crate) fn session_from_claims(
     claims: &[u8],
     bson_mode: bool,
     limits: &Limits,
 ) -> Result<Document> {
-    let _ = (claims, bson_mode, limits);
-    Err(Error::InvalidClaims)
+    if let Some(text) = fast_bsz(claims) {
+        // Exactly {"bsZ":"<base85 digits>"}: no JSON parser needed.
+        if !bson_mode || text.is_empty() {
+            return Ok(Document::new());
+        }
+        return decode_bsz(text, limits);
+    }
+    let mut claims = match pyjson::loads(claims, limits.max_nesting_depth) {
+        Ok(Bson::Document(d)) => d,
+        Ok(_) | Err(Error::InvalidJson(_)) => return Err(Error::InvalidClaims),
+        Err(e) => return Err(e),
+    };
+    let packed = claims.remove("bsZ");
+    match packed {
+        Some(packed) if bson_mode && truthy(&packed) => {
+            let Bson::String(text) = packed else {
+                return Err(Error::BszNotString);
+            };
+            let session = decode_bsz(&text, limits)?;
+            if claims.is_empty() {
+                return Ok(session);
+            }
+            // dict.update: replaced keys keep their place, new keys are appended.
+            for (k, v) in session {
+                claims.insert(k, v);
+            }
+            Ok(claims)
+        }
+        _ => Ok(claims),
+    }
+}
+
+/// The `bsZ` text if `claims` is exactly `{"bsZ":"<base85 digits>"}`.
+fn fast_bsz(claims: &[u8]) -> Option<&str> {
+    let inner = claims.strip_prefix(br#"{"bsZ":""#)?.strip_suffix(br#""}"#)?;
+    // The alphabet has no `"` or `\`, so such a string needs no JSON unescaping.
+    if inner.iter().all(|&b| base85_digit(b)) {
+        std::str::from_utf8(inner).ok()
+    } else {
+        None
+    }
+}
+
+fn base85_digit(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&()*+-;<=>?@^_`{|}~".contains(&b)
+}
+
+/// Python truthiness of a JSON value.
+fn truthy(v: &Bson) -> bool {
+    match v {
+        Bson::Null | Bson::Undefined => false,
+        Bson::Boolean(b) => *b,
+        Bson::Int32(i) => *i != 0,
+        Bson::Int64(i) => *i != 0,
+        Bson::Double(f) => *f != 0.0,
+        Bson::String(s) => !s.is_empty(),
+        Bson::Array(a) => !a.is_empty(),
+        Bson::Document(d) => !d.is_empty(),
+        _ => true,
+    }
+}
+
+/// `bson.decode(zlib.decompress(b85decode(text)))`.
+fn decode_bsz(text: &str, limits: &Limits) -> Result<Document> {
+    let compressed = base85::decode(text)?;
+    with_scratch(|s| {
+        let decompress = s.decompress.get_or_insert_with(|| Decompress::new(true));
+        s.bson.clear();
+        inflate(
+            decompress,
+            &compressed,
+            &mut s.bson,
+            limits.max_decompressed_size,
+        )?;
+        decode_document(&s.bson, limits.max_nesting_depth)
+    })
+}
+
+/// `zlib.decompress(data)` with a cap on the output checked while inflating.
+/// Bytes after the end of the stream are ignored, as Python does.
+fn inflate(d: &mut Decompress, data: &[u8], out: &mut Vec<u8>, cap: usize) -> Result<()> {
+    d.reset(true);
+    let too_large = Error::DecompressedTooLarge { limit: cap };
+    let hard = cap.saturating_add(1);
+    let first = data.len().saturating_mul(4).clamp(256, hard);
+    out.reserve(first);
+    loop {
+        if out.len() == out.capacity() {
+            let room = hard.saturating_sub(out.len());
+            if room == 0 {
+                return Err(too_large);
+            }
+            out.reserve(out.len().clamp(256, room));
+        }
+        let consumed = usize::try_from(d.total_in()).map_err(|_| Error::Zlib)?;
+        let input = data.get(consumed..).unwrap_or_default();
+        let before_out = out.len();
+        let status = d
+            .decompress_vec(input, out, FlushDecompress::None)
+            .map_err(|_| Error::Zlib)?;
+        if out.len() > cap {
+            return Err(too_large);
+        }
+        match status {
+            Status::StreamEnd => return Ok(()),
+            Status::Ok | Status::BufError => {
+                let now_consumed = usize::try_from(d.total_in()).map_err(|_| Error::Zlib)?;
+                let progressed = now_consumed != consumed || out.len() != before_out;
+                let output_full = out.len() == out.capacity();
+                if !output_full && (!progressed || now_consumed >= data.len()) {
+                    // Input exhausted before the end of the stream: truncated.
+                    return Err(Error::Zlib);
+                }
+            }
+        }
+    }
+}
+
+/// BSON "invalid length or type code", pymongo's generic message.
+fn invalid() -> Error {
+    Error::InvalidBson("invalid length or type code".into())
+}
+
+/// Earliest and latest milliseconds a Python `datetime` can hold (years 1 and 9999).
+const MIN_DATETIME_MS: i64 = -62_135_596_800_000;
+const MAX_DATETIME_MS: i64 = 253_402_300_799_999;
+
+enum Container {
+    Doc(Document),
+    Arr(Vec<Bson>),
+    /// Code with scope: the code, and its scope being decoded.
+    Scope(String, Document),
+}
+
+struct Frame {
+    container: Container,
+    /// The key in the parent (None for the top level).
+    key: Option<String>,
+    /// Position of this container's terminating NUL byte.
+    end: usize,
+}
+
+fn read_u32(data: &[u8], pos: usize) -> Result<u32> {
+    let bytes = data.get(pos..pos.checked_add(4).ok_or_else(invalid)?).ok_or_else(invalid)?;
+    let mut b = [0u8; 4];
+    b.copy_from_slice(bytes);
+    Ok(u32::from_le_bytes(b))
+}
+
+fn read_array<const N: usize>(data: &[u8], pos: usize) -> Result<[u8; N]> {
+    let bytes = data.get(pos..pos.checked_add(N).ok_or_else(invalid)?).ok_or_else(invalid)?;
+    let mut b = [0u8; N];
+    b.copy_from_slice(bytes);
+    Ok(b)
+}
+
+fn utf8(bytes: &[u8]) -> Result<String> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Ok(s.to_owned()),
+        Err(e) => {
+            let at = e.valid_up_to();
+            let byte = bytes.get(at).copied().unwrap_or(0);
+            let reason = if e.error_len().is_none() {
+                "unexpected end of data"
+            } else if byte >= 0x80 && byte < 0xC0 || byte >= 0xF8 {
+                "invalid start byte"
+            } else {
+                "invalid continuation byte"
+            };
+            Err(Error::InvalidBson(format!(
+                "'utf-8' codec can't decode byte 0x{byte:02x} in position {at}: {reason}"
+            )))
+        }
+    }
+}
+
+/// A length-prefixed, NUL-terminated string (types 0x02, 0x0D, 0x0E, and the
+/// namespace of 0x0C) at `pos`, within `avail` bytes. Returns it and its size.
+fn read_string(data: &[u8], pos: usize, avail: usize) -> Result<(String, usize)> {
+    if avail < 4 {
+        return Err(invalid());
+    }
+    let len = usize::try_from(read_u32(data, pos)?).map_err(|_| invalid())?;
+    if len == 0 || avail < len.saturating_add(4) {
+        return Err(invalid());
+    }
+    let body = data.get(pos + 4..pos + 4 + len).ok_or_else(invalid)?;
+    let (text, nul) = body.split_at(len - 1);
+    if nul != [0] {
+        return Err(invalid());
+    }
+    Ok((utf8(text)?, 4 + len))
+}
+
+/// A NUL-terminated string starting at `pos` and ending before `end`.
+fn read_cstr(data: &[u8], pos: usize, end: usize) -> Result<&[u8]> {
+    let region = data.get(pos..end).ok_or_else(invalid)?;
+    let n = region.iter().position(|&b| b == 0).ok_or_else(invalid)?;
+    region.get(..n).ok_or_else(invalid)
+}
+
+/// `bson.decode(data)` as pymongo's C extension does it (formats.md §4.2), with a
+/// nesting limit and no recursion.
+///
+/// Deliberate difference: pymongo lets the last value of a document run into the
+/// document's terminator (it reads past the end of its buffer); such crafted
+/// documents are refused here with [`Error::InvalidBson`].
+pub(crate) fn decode_document(data: &[u8], max_depth: usize) -> Result<Document> {
+    if data.len() < 5 {
+        return Err(Error::InvalidBson(
+            "not enough data for a BSON document".into(),
+        ));
+    }
+    let size = i32::from_le_bytes(read_array::<4>(data, 0)?);
+    if size < 5 {
+        return Err(Error::InvalidBson("invalid message size".into()));
+    }
+    let size = usize::try_from(size).map_err(|_| invalid())?;
+    if data.len() < size {
+        return Err(Error::InvalidBson("objsize too large".into()));
+    }
+    if size != data.len() || data.get(size - 1) != Some(&0) {
+        return Err(Error::InvalidBson("bad eoo".into()));
+    }
+    if max_depth == 0 {
+        return Err(Error::NestingTooDeep { limit: max_depth });
+    }
+    let mut stack = vec![Frame {
+        container: Container::Doc(Document::new()),
+        key: None,
+        end: size - 1,
+    }];
+    let mut pos = 4usize;
+    loop {
+        let Some(frame) = stack.last_mut() else {
+            return Err(invalid());
+        };
+        let end = frame.end;
+        if pos >= end {
+            if pos != end {
+                return Err(invalid());
+            }
+            // Close this container.
+            pos += 1;
+            let Some(done) = stack.pop() else {
+                return Err(invalid());
+            };
+            let value = match done.container {
+                Container::Doc(d) => {
+                    if stack.is_empty() {
+                        // The top level gets no DBRef treatment.
+                        return Ok(d);
+                    }
+                    Bson::Document(dbref_hook(d))
+                }
+                Container::Arr(a) => Bson::Array(a),
+                Container::Scope(code, scope) => {
+                    Bson::JavaScriptCodeWithScope(JavaScriptCodeWithScope { code, scope })
+                }
+            };
+            let Some(parent) = stack.last_mut() else {
+                return Err(invalid());
+            };
+            insert(parent, done.key, value);
+            continue;
+        }
+        let type_byte = *data.get(pos).ok_or_else(invalid)?;
+        pos += 1;
+        let is_array = matches!(frame.container, Container::Arr(_));
+        let name = read_cstr(data, pos, end)
+            .map_err(|_| Error::InvalidBson("field name too large".into()))?;
+        pos += name.len() + 1;
+        // Array element names are skipped unchecked, as pymongo does.
+        let key = if is_array { None } else { Some(utf8(name)?) };
+        let avail = end.checked_sub(pos).ok_or_else(invalid)?;
+        let value = match type_byte {
+            0x01 => {
+                let b = read_array::<8>(data, pos).filter_avail(avail, 8)?;
+                pos += 8;
+                Bson::Double(f64::from_le_bytes(b))
+            }
+            0x02 | 0x0E => {
+                let (s, n) = read_string(data, pos, avail)?;
+                pos += n;
+                Bson::String(s)
+            }
+            0x03 | 0x04 => {
+                if avail < 4 {
+                    return Err(invalid());
+                }
+                let size = usize::try_from(read_u32(data, pos)?).map_err(|_| invalid())?;
+                if size < 5 || avail < size {
+                    return Err(invalid());
+                }
+                let child_end = pos + size - 1;
+                if data.get(child_end) != Some(&0) {
+                    return Err(invalid());
+                }
+                if stack.len() >= max_depth {
+                    return Err(Error::NestingTooDeep { limit: max_depth });
+                }
+                let container = if type_byte == 0x03 {
+                    Container::Doc(Document::new())
+                } else {
+                    Container::Arr(Vec::new())
+                };
+                stack.push(Frame {
+                    container,
+                    key,
+                    end: child_end,
+                });
+                pos += 4;
+                continue;
+            }
+            0x05 => {
+                if avail < 5 {
+                    return Err(invalid());
+                }
+                let len = usize::try_from(read_u32(data, pos)?).map_err(|_| invalid())?;
+                if avail - 5 < len {
+                    return Err(invalid());
+                }
+                let subtype = *data.get(pos + 4).ok_or_else(invalid)?;
+                let body = data.get(pos + 5..pos + 5 + len).ok_or_else(invalid)?;
+                let bytes = if subtype == 2 {
+                    // Old binary: an inner length that must match.
+                    let inner = read_u32(data, pos + 5).map_err(|_| invalid())?;
+                    if len < 4 || usize::try_from(inner).ok() != Some(len - 4) {
+                        return Err(invalid());
+                    }
+                    body.get(4..).ok_or_else(invalid)?
+                } else {
+                    body
+                };
+                pos += 5 + len;
+                Bson::Binary(Binary {
+                    subtype: BinarySubtype::from(subtype),
+                    bytes: bytes.to_vec(),
+                })
+            }
+            // undefined → None, as pymongo
+            0x06 | 0x0A => Bson::Null,
+            0x07 => {
+                let b = read_array::<12>(data, pos).filter_avail(avail, 12)?;
+                pos += 12;
+                Bson::ObjectId(ObjectId::from_bytes(b))
+            }
+            0x08 => {
+                let b = read_array::<1>(data, pos).filter_avail(avail, 1)?;
+                pos += 1;
+                match b[0] {
+                    0 => Bson::Boolean(false),
+                    1 => Bson::Boolean(true),
+                    other => {
+                        return Err(Error::InvalidBson(format!(
+                            "invalid boolean value: {other:x}"
+                        )));
+                    }
+                }
+            }
+            0x09 => {
+                let b = read_array::<8>(data, pos).filter_avail(avail, 8)?;
+                pos += 8;
+                let ms = i64::from_le_bytes(b);
+                if !(MIN_DATETIME_MS..=MAX_DATETIME_MS).contains(&ms) {
+                    let year = if ms < MIN_DATETIME_MS { "0" } else { "10000" };
+                    return Err(Error::InvalidBson(format!(
+                        "year {year} is out of range"
+                    )));
+                }
+                Bson::DateTime(DateTime::from_millis(ms))
+            }
+            0x0B => {
+                let pattern = read_cstr(data, pos, end)?;
+                let pattern = utf8(pattern)?;
+                pos += pattern.len() + 1;
+                let flags = read_cstr(data, pos, end)?;
+                pos += flags.len() + 1;
+                // pymongo keeps only the flags it knows, re-encoded in this order.
+                let options: String = "ilmsux"
+                    .chars()
+                    .filter(|c| u8::try_from(*c).is_ok_and(|b| flags.contains(&b)))
+                    .collect();
+                let pattern = pattern.try_into().map_err(|_| invalid())?;
+                let options = options.try_into().map_err(|_| invalid())?;
+                Bson::RegularExpression(Regex { pattern, options })
+            }
+            0x0C => {
+                let (ns, n) = read_string(data, pos, avail)?;
+                if avail < n + 12 {
+                    return Err(invalid());
+                }
+                let oid = read_array::<12>(data, pos + n)?;
+                pos += n + 12;
+                // DBPointer → DBRef(collection, id), shown as a document.
+                let mut d = Document::new();
+                d.insert("$ref", ns);
+                d.insert("$id", ObjectId::from_bytes(oid));
+                Bson::Document(d)
+            }
+            0x0D => {
+                let (s, n) = read_string(data, pos, avail)?;
+                pos += n;
+                Bson::JavaScriptCode(s)
+            }
+            0x0F => {
+                if avail < 8 {
+                    return Err(invalid());
+                }
+                let total = usize::try_from(read_u32(data, pos)?).map_err(|_| invalid())?;
+                if avail < total {
+                    return Err(invalid());
+                }
+                let (code, n) = read_string(data, pos + 4, avail - 4)?;
+                let scope_at = pos + 4 + n;
+                let scope_size =
+                    usize::try_from(read_u32(data, scope_at)?).map_err(|_| invalid())?;
+                if scope_size < 5 || 4 + n + scope_size != total || avail < total {
+                    return Err(invalid());
+                }
+                let scope_end = scope_at + scope_size - 1;
+                if data.get(scope_end) != Some(&0) {
+                    return Err(invalid());
+                }
+                if stack.len() >= max_depth {
+                    return Err(Error::NestingTooDeep { limit: max_depth });
+                }
+                stack.push(Frame {
+                    container: Container::Scope(code, Document::new()),
+                    key,
+                    end: scope_end,
+                });
+                pos = scope_at + 4;
+                continue;
+            }
+            0x10 => {
+                let b = read_array::<4>(data, pos).filter_avail(avail, 4)?;
+                pos += 4;
+                Bson::Int32(i32::from_le_bytes(b))
+            }
+            0x11 => {
+                let b = read_array::<8>(data, pos).filter_avail(avail, 8)?;
+                pos += 8;
+                let [i0, i1, i2, i3, t0, t1, t2, t3] = b;
+                Bson::Timestamp(Timestamp {
+                    increment: u32::from_le_bytes([i0, i1, i2, i3]),
+                    time: u32::from_le_bytes([t0, t1, t2, t3]),
+                })
+            }
+            0x12 => {
+                let b = read_array::<8>(data, pos).filter_avail(avail, 8)?;
+                pos += 8;
+                Bson::Int64(i64::from_le_bytes(b))
+            }
+            0x13 => {
+                let b = read_array::<16>(data, pos).filter_avail(avail, 16)?;
+                pos += 16;
+                Bson::Decimal128(Decimal128::from_bytes(b))
+            }
+            0xFF => Bson::MinKey,
+            0x7F => Bson::MaxKey,
+            other => {
+                let shown = key.as_deref().unwrap_or("");
+                return Err(Error::InvalidBson(format!(
+                    "Detected unknown BSON type b'\\x{other:02x}' for fieldname '{shown}'. \
+                     Are you using the latest driver version?"
+                )));
+            }
+        };
+        let Some(frame) = stack.last_mut() else {
+            return Err(invalid());
+        };
+        insert(frame, key, value);
+    }
+}
+
+trait FilterAvail: Sized {
+    fn filter_avail(self, avail: usize, need: usize) -> Self;
+}
+
+impl<T> FilterAvail for Result<T> {
+    /// A fixed-size value must fit before the container's terminator.
+    fn filter_avail(self, avail: usize, need: usize) -> Self {
+        if avail < need { Err(invalid()) } else { self }
+    }
+}
+
+fn insert(frame: &mut Frame, key: Option<String>, value: Bson) {
+    match &mut frame.container {
+        // Duplicate keys: the last value wins, at the first key's position.
+        Container::Doc(d) | Container::Scope(_, d) => {
+            d.insert(key.unwrap_or_default(), value);
+        }
+        Container::Arr(a) => a.push(value),
+    }
+}
+
+/// pymongo's `_dbref_hook`: a sub-document with `$ref` (a string) and `$id` (and
+/// `$db` absent, null or a string) becomes a `DBRef`, whose document form is
+/// `$ref`, `$id`, `$db` (unless null), then the other keys in order.
+fn dbref_hook(d: Document) -> Document {
+    let ok = matches!(d.get("$ref"), Some(Bson::String(_)))
+        && d.contains_key("$id")
+        && matches!(
+            d.get("$db"),
+            None | Some(Bson::Null) | Some(Bson::String(_))
+        );
+    let in_order = {
+        let mut keys = d.keys();
+        keys.next().map(String::as_str) == Some("$ref")
+            && keys.next().map(String::as_str) == Some("$id")
+            && !matches!(d.get("$db"), Some(Bson::Null))
+            && (!d.contains_key("$db") || keys.next().map(String::as_str) == Some("$db"))
+    };
+    if !ok || in_order {
+        return d;
+    }
+    let mut d = d;
+    let mut out = Document::new();
+    for name in ["$ref", "$id", "$db"] {
+        match d.remove(name) {
+            Some(Bson::Null) if name == "$db" => {}
+            Some(v) => {
+                out.insert(name, v);
+            }
+            None => {}
+        }
+    }
+    for (k, v) in d {
+        out.insert(k, v);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bson::doc;
+
+    fn limits() -> Limits {
+        Limits::default()
+    }
+
+    #[test]
+    fn id_goes_first_at_top_level_only() {
+        let d = doc! { "a": 1, "_id": "x", "n": { "b": 2, "_id": 3 } };
+        let bytes = bson_encode(&d).unwrap();
+        let back = decode_document(&bytes, 10).unwrap();
+        let keys: Vec<_> = back.keys().cloned().collect();
+        assert_eq!(keys, ["_id", "a", "n"]);
+        let inner: Vec<_> = back.get_document("n").unwrap().keys().cloned().collect();
+        assert_eq!(inner, ["b", "_id"]);
+    }
+
+    // Bytes from pymongo 4.20: bson.encode({"a": 1, "b": [True, None], "c": 2**40, "d": 1.5})
+    #[test]
+    fn encode_matches_pymongo() {
+        let d = doc! { "a": 1, "b": [true, Bson::Null], "c": 1_i64 << 40, "d": 1.5 };
+        assert_eq!(
+            bson_encode(&d).unwrap(),
+            b"1\x00\x00\x00\x10a\x00\x01\x00\x00\x00\x04b\x00\x0c\x00\x00\x00\x080\x00\x01\n1\x00\x00\x12c\x00\x00\x00\x00\x00\x00\x01\x00\x00\x01d\x00\x00\x00\x00\x00\x00\x00\xf8?\x00"
+        );
+    }
+
+    #[test]
+    fn nul_in_key_is_refused() {
+        assert!(matches!(
+            bsz_claims(&doc! { "a\0b": 1 }),
+            Err(Error::NulInKey)
+        ));
+    }
+
+    #[test]
+    fn round_trip_through_claims() {
+        let d = doc! { "_id": "abc", "n": 1, "s": "é", "l": [1, "x", { "k": false }] };
+        let claims = bsz_claims(&d).unwrap();
+        assert!(claims.starts_with(r#"{"bsZ":""#));
+        let back = session_from_claims(claims.as_bytes(), true, &limits()).unwrap();
+        assert_eq!(back, d);
+        // JSON mode drops bsZ
+        let back = session_from_claims(claims.as_bytes(), false, &limits()).unwrap();
+        assert!(back.is_empty());
+    }
+
+    #[test]
+    fn decode_errors_are_typed() {
+        let l = limits();
+        assert!(matches!(
+            decode_document(b"\x05\x00\x00\x00", 10),
+            Err(Error::InvalidBson(_))
+        ));
+        // bool byte 2
+        assert!(matches!(
+            decode_document(b"\x09\x00\x00\x00\x08x\x00\x02\x00", 10),
+            Err(Error::InvalidBson(m)) if m == "invalid boolean value: 2"
+        ));
+        // trailing byte after the document
+        assert!(matches!(
+            decode_document(b"\x05\x00\x00\x00\x00\x00", 10),
+            Err(Error::InvalidBson(m)) if m == "bad eoo"
+        ));
+        assert!(matches!(
+            decode_document(b"\x06\x00\x00\x00\x00", 10),
+            Err(Error::InvalidBson(m)) if m == "objsize too large"
+        ));
+        assert!(matches!(
+            session_from_claims(br#"{"bsZ":5}"#, true, &l),
+            Err(Error::BszNotString)
+        ));
+        assert!(matches!(
+            session_from_claims(br#"{"bsZ":"0000"}"#, true, &l),
+            Err(Error::Zlib)
+        ));
+        assert!(matches!(
+            session_from_claims(br#"[1]"#, true, &l),
+            Err(Error::InvalidClaims)
+        ));
+        for falsy in ["\"\"", "0", "0.0", "null", "false", "[]", "{}"] {
+            let c = format!(r#"{{"a":1,"bsZ":{falsy}}}"#);
+            assert_eq!(
+                session_from_claims(c.as_bytes(), true, &l).unwrap(),
+                doc! { "a": 1 }
+            );
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_without_recursion() {
+        // 100 000 nested documents {"a": {"a": ...}}: document k (0 = outermost)
+        // is 5 + 8 * (n - k) bytes long.
+        let n = 100_000u32;
+        let mut doc = Vec::with_capacity(8 * n as usize + 5);
+        for k in 0..n {
+            doc.extend_from_slice(&(5 + 8 * (n - k)).to_le_bytes());
+            doc.extend_from_slice(b"\x03a\x00");
+        }
+        doc.extend_from_slice(b"\x05\x00\x00\x00\x00");
+        doc.extend(std::iter::repeat_n(0u8, n as usize));
+        assert!(matches!(
+            decode_document(&doc, 200),
+            Err(Error::NestingTooDeep { limit: 200 })
+        ));
+    }
+
+    #[test]
+    fn depth_limit_is_exact() {
+        let d = doc! { "a": { "b": [ 1 ] } }; // depth 3
+        let bytes = bson_encode(&d).unwrap();
+        assert!(decode_document(&bytes, 3).is_ok());
+        assert!(matches!(
+            decode_document(&bytes, 2),
+            Err(Error::NestingTooDeep { limit: 2 })
+        ));
+    }
+
+    #[test]
+    fn inflate_cap_is_checked_while_inflating() {
+        let d = doc! { "big": "x".repeat(100_000) };
+        let claims = bsz_claims(&d).unwrap();
+        let small = Limits {
+            max_decompressed_size: 10_000,
+            ..Limits::default()
+        };
+        assert!(matches!(
+            session_from_claims(claims.as_bytes(), true, &small),
+            Err(Error::DecompressedTooLarge { limit: 10_000 })
+        ));
+        assert_eq!(
+            session_from_claims(claims.as_bytes(), true, &limits()).unwrap(),
+            d
+        );
+    }
+
+    #[test]
+    fn dbref_documents_are_reordered_like_pymongo() {
+        let d = doc! { "r": { "$id": 1, "x": 2, "$ref": "c", "$db": Bson::Null } };
+        let back = decode_document(&bson_encode(&d).unwrap(), 10).unwrap();
+        assert_eq!(
+            back.get_document("r").unwrap(),
+            &doc! { "$ref": "c", "$id": 1, "x": 2 }
+        );
+        let keys: Vec<_> = back.get_document("r").unwrap().keys().cloned().collect();
+        assert_eq!(keys, ["$ref", "$id", "x"]);
+    }
 }

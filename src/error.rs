@@ -229,6 +229,19 @@ pub enum Error {
         /// The length of the value.
         len: usize,
     },
+    /// With `timeout` set, the session's `_accessed_time` is not a number
+    /// (reference: `TypeError` from `time.time() - session['_accessed_time']`, not
+    /// caught by `invalidate_corrupt`).
+    #[error("session _accessed_time is not a number")]
+    InvalidAccessedTime,
+    /// A Set-Cookie attribute taken from the session (`_path`, `_domain`, `_id`)
+    /// holds characters a header cannot carry or that would start a new attribute
+    /// (`;`, control characters, non-ASCII). The reference writes them unchecked.
+    #[error("cannot write Set-Cookie: invalid characters in {attribute}")]
+    InvalidCookieAttribute {
+        /// The attribute (`Path`, `Domain` or the cookie value).
+        attribute: &'static str,
+    },
 }
 
 fn key_suffix(key: &Option<String>) -> String {
@@ -284,6 +297,8 @@ impl Error {
             Error::Decrypt => "decrypt",
             Error::Encrypt => "encrypt",
             Error::CookieTooLong { .. } => "cookie_too_long",
+            Error::InvalidAccessedTime => "invalid_accessed_time",
+            Error::InvalidCookieAttribute { .. } => "invalid_cookie_attribute",
         }
     }
 

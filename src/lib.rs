@@ -31,13 +31,16 @@
 mod base85;
 mod codec;
 pub mod config;
+pub mod cookies;
 pub mod ejson;
 pub mod error;
 mod jws;
 mod keys;
+pub mod metrics;
 mod original;
 mod payload;
 mod pyjson;
+pub mod session;
 
 pub use bson;
 pub use codec::{
@@ -47,6 +50,11 @@ pub use codec::{
 pub use config::BeakerOptions;
 pub use error::{Error, Result};
 pub use keys::{KeyRing, SecretKey};
+pub use metrics::{MetricsSnapshot, SessionMetrics};
+pub use session::{
+    Clock, CookieOrigin, IdGenerator, ManualClock, Session, SessionConfig, SessionConfigBuilder,
+    SessionWarning, SystemClock,
+};
 
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]

@@ -28,7 +28,21 @@ pub(crate) fn loads(bytes: &[u8], max_depth: usize) -> Result<Bson> {
         s: &text,
         pos: 0,
         max_depth,
-        deferred: None,
+        placeholders: false,
+        key_error: None,
+    }
+    .parse()
+}
+
+/// `json.loads(str)`: like [`loads`] on text that is already decoded (no encoding
+/// detection, so a leading U+FEFF is an error as in Python).
+pub(crate) fn loads_str(text: &str, max_depth: usize) -> Result<Bson> {
+    Parser {
+        s: text.as_bytes(),
+        pos: 0,
+        max_depth,
+        placeholders: false,
+        key_error: None,
     }
     .parse()
 }
@@ -175,9 +189,46 @@ struct Parser<'a> {
     s: &'a [u8],
     pos: usize,
     max_depth: usize,
-    /// A value Python accepts but `Bson` cannot hold; reported only if the whole
-    /// text parses (Python would have returned a value).
-    deferred: Option<Error>,
+    /// Whether a value Python accepts but `Bson` cannot hold was replaced by a
+    /// placeholder ([`OUT_OF_RANGE`] or [`LONE_SURROGATE`]). Reported only if the text
+    /// parses and the placeholder survives duplicate keys, as Python returns a value.
+    placeholders: bool,
+    /// A key with a lone surrogate (keys always survive), reported like placeholders.
+    key_error: Option<Error>,
+}
+
+/// Placeholder for an integer beyond int64 (JSON never produces MaxKey).
+const OUT_OF_RANGE: Bson = Bson::MaxKey;
+/// Placeholder for a string with a lone surrogate (JSON never produces MinKey).
+const LONE_SURROGATE: Bson = Bson::MinKey;
+
+/// The first placeholder left in `value`, as the error it stands for.
+fn find_placeholder(value: &Bson, key: Option<&str>) -> Option<Error> {
+    let mut todo = vec![value];
+    while let Some(v) = todo.pop() {
+        match v {
+            Bson::MaxKey => {
+                return Some(Error::IntegerOutOfRange {
+                    key: key.map(str::to_owned),
+                });
+            }
+            Bson::MinKey => {
+                return Some(Error::LoneSurrogate {
+                    key: key.map(str::to_owned),
+                });
+            }
+            Bson::Array(items) => todo.extend(items.iter().rev()),
+            Bson::Document(d) => {
+                let start = todo.len();
+                todo.extend(d.values());
+                if let Some(tail) = todo.get_mut(start..) {
+                    tail.reverse();
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 fn err<T>(msg: &str) -> Result<T> {
@@ -226,7 +277,7 @@ impl Parser<'_> {
                         continue;
                     }
                 }
-                _ => self.parse_scalar(&stack)?,
+                _ => self.parse_scalar()?,
             };
             // Attach the value to its container, closing containers as they end.
             loop {
@@ -236,7 +287,18 @@ impl Parser<'_> {
                         if self.pos != self.s.len() {
                             return err("Extra data");
                         }
-                        return match self.deferred.take() {
+                        if self.placeholders {
+                            let found = match &value {
+                                Bson::Document(d) => {
+                                    d.iter().find_map(|(k, v)| find_placeholder(v, Some(k)))
+                                }
+                                other => find_placeholder(other, None),
+                            };
+                            if let Some(e) = found {
+                                return Err(e);
+                            }
+                        }
+                        return match self.key_error.take() {
                             Some(e) => Err(e),
                             None => Ok(value),
                         };
@@ -306,7 +368,17 @@ impl Parser<'_> {
             return err("Expecting property name enclosed in double quotes");
         }
         self.pos += 1;
-        let key = self.parse_string(stack)?;
+        let key = match self.parse_string()? {
+            Ok(k) => k,
+            Err(lossy) => {
+                if self.key_error.is_none() {
+                    self.key_error = Some(Error::LoneSurrogate {
+                        key: Self::top_key(stack),
+                    });
+                }
+                lossy
+            }
+        };
         self.skip_ws();
         if self.peek() != Some(b':') {
             return err("Expecting ':' delimiter");
@@ -324,17 +396,11 @@ impl Parser<'_> {
         }
     }
 
-    fn defer(&mut self, e: impl FnOnce() -> Error) {
-        if self.deferred.is_none() {
-            self.deferred = Some(e());
-        }
-    }
-
     fn starts_with(&self, lit: &[u8]) -> bool {
         self.s.get(self.pos..).is_some_and(|r| r.starts_with(lit))
     }
 
-    fn parse_scalar(&mut self, stack: &[Frame]) -> Result<Bson> {
+    fn parse_scalar(&mut self) -> Result<Bson> {
         let lit = |p: &mut Self, text: &[u8], v: Bson| {
             if p.starts_with(text) {
                 p.pos += text.len();
@@ -346,7 +412,13 @@ impl Parser<'_> {
         match self.peek() {
             Some(b'"') => {
                 self.pos += 1;
-                self.parse_string(stack).map(Bson::String)
+                Ok(match self.parse_string()? {
+                    Ok(s) => Bson::String(s),
+                    Err(_) => {
+                        self.placeholders = true;
+                        LONE_SURROGATE
+                    }
+                })
             }
             Some(b'n') => lit(self, b"null", Bson::Null),
             Some(b't') => lit(self, b"true", Bson::Boolean(true)),
@@ -362,7 +434,7 @@ impl Parser<'_> {
                 self.pos += 9;
                 Ok(Bson::Double(f64::NEG_INFINITY))
             }
-            _ => self.parse_number(stack),
+            _ => self.parse_number(),
         }
     }
 
@@ -374,7 +446,7 @@ impl Parser<'_> {
 
     /// CPython's `_match_number_unicode`: `-?(0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?`,
     /// backing off a `.` or exponent that is not followed by digits.
-    fn parse_number(&mut self, stack: &[Frame]) -> Result<Bson> {
+    fn parse_number(&mut self) -> Result<Bson> {
         let start = self.pos;
         if self.peek() == Some(b'-') {
             self.pos += 1;
@@ -428,10 +500,8 @@ impl Parser<'_> {
                 Err(_) => Bson::Int64(v),
             }),
             Err(_) => {
-                self.defer(|| Error::IntegerOutOfRange {
-                    key: Self::top_key(stack),
-                });
-                Ok(Bson::Null)
+                self.placeholders = true;
+                Ok(OUT_OF_RANGE)
             }
         }
     }
@@ -455,7 +525,9 @@ impl Parser<'_> {
     }
 
     /// The rest of a string after its opening quote (CPython's `scanstring`, strict).
-    fn parse_string(&mut self, stack: &[Frame]) -> Result<String> {
+    ///
+    /// The inner `Err` is a lossy copy of a string holding a lone surrogate.
+    fn parse_string(&mut self) -> Result<std::result::Result<String, String>> {
         let start = self.pos;
         // Fast path: no escapes.
         loop {
@@ -464,7 +536,7 @@ impl Parser<'_> {
                 Some(b'"') => {
                     let raw = self.s.get(start..self.pos).unwrap_or_default();
                     self.pos += 1;
-                    return Ok(self.finish_string(raw, stack));
+                    return Ok(finish_string(raw));
                 }
                 Some(b'\\') => break,
                 Some(0..=0x1F) => return err("Invalid control character"),
@@ -477,7 +549,7 @@ impl Parser<'_> {
                 None => return err("Unterminated string"),
                 Some(b'"') => {
                     self.pos += 1;
-                    return Ok(self.finish_string(&buf, stack));
+                    return Ok(finish_string(&buf));
                 }
                 Some(0..=0x1F) => return err("Invalid control character"),
                 Some(b'\\') => {
@@ -518,18 +590,13 @@ impl Parser<'_> {
             }
         }
     }
+}
 
-    /// Converts generalized UTF-8 to a `String`; only surrogates can fail here.
-    fn finish_string(&mut self, raw: &[u8], stack: &[Frame]) -> String {
-        match std::str::from_utf8(raw) {
-            Ok(s) => s.to_owned(),
-            Err(_) => {
-                self.defer(|| Error::LoneSurrogate {
-                    key: Self::top_key(stack),
-                });
-                String::from_utf8_lossy(raw).into_owned()
-            }
-        }
+/// Converts generalized UTF-8 to a `String`; only surrogates can fail here.
+fn finish_string(raw: &[u8]) -> std::result::Result<String, String> {
+    match std::str::from_utf8(raw) {
+        Ok(s) => Ok(s.to_owned()),
+        Err(_) => Err(String::from_utf8_lossy(raw).into_owned()),
     }
 }
 
@@ -611,8 +678,12 @@ fn write_value(out: &mut String, v: &Bson, style: Style) -> std::result::Result<
     let comma = if style.spaced { ", " } else { "," };
     match v {
         Bson::Double(x) => write_float(out, *x),
-        // Python decodes BSON symbols to str and undefined to None.
-        Bson::String(s) | Bson::Symbol(s) => write_str(out, s, style.ascii),
+        // Python decodes BSON symbols to str and undefined to None; `bson.code.Code`
+        // is a str subclass, so json.dumps writes just the code text (scope dropped).
+        Bson::String(s) | Bson::Symbol(s) | Bson::JavaScriptCode(s) => {
+            write_str(out, s, style.ascii)
+        }
+        Bson::JavaScriptCodeWithScope(cws) => write_str(out, &cws.code, style.ascii),
         Bson::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
         Bson::Null | Bson::Undefined => out.push_str("null"),
         Bson::Int32(n) => out.push_str(&n.to_string()),
@@ -654,7 +725,6 @@ pub(crate) fn python_type_name(v: &Bson) -> &'static str {
         Bson::Decimal128(_) => "Decimal128",
         Bson::RegularExpression(_) => "Regex",
         Bson::Timestamp(_) => "Timestamp",
-        Bson::JavaScriptCode(_) | Bson::JavaScriptCodeWithScope(_) => "Code",
         Bson::MinKey => "MinKey",
         Bson::MaxKey => "MaxKey",
         Bson::DbPointer(_) => "DBRef",
@@ -764,4 +834,160 @@ pub(crate) fn write_str(out: &mut String, s: &str, ascii: bool) {
     }
     out.push_str(s.get(run_start..).unwrap_or_default());
     out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    //! Checked against fixtures produced by the real CPython 3.11 `json` module
+    //! (`scripts/gen_json_fixtures.py`).
+    use super::*;
+    use serde_json::Value;
+
+    fn fixture(name: &str) -> Vec<Value> {
+        let path = format!("{}/testdata/pyjson/{name}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).expect("fixture present");
+        let v: Value = serde_json::from_str(&text).expect("fixture is JSON");
+        v["cases"].as_array().expect("cases").clone()
+    }
+
+    fn unhex(s: &str) -> Vec<u8> {
+        (0..s.len() / 2)
+            .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("hex"))
+            .collect()
+    }
+
+    /// The fixture's tagged form of a parsed value.
+    fn tagged(v: &Bson) -> Value {
+        match v {
+            Bson::Boolean(b) => serde_json::json!({ "bool": b }),
+            Bson::Null => serde_json::json!({ "null": null }),
+            Bson::Int32(n) => serde_json::json!({ "int": n.to_string() }),
+            Bson::Int64(n) => serde_json::json!({ "int": n.to_string() }),
+            Bson::Double(x) => {
+                serde_json::json!({ "float": format!("{:016x}", x.to_bits()) })
+            }
+            Bson::String(s) => serde_json::json!({ "str": s }),
+            Bson::Array(items) => {
+                serde_json::json!({ "list": items.iter().map(tagged).collect::<Vec<_>>() })
+            }
+            Bson::Document(d) => serde_json::json!({
+                "dict": d.iter().map(|(k, v)| serde_json::json!([k, tagged(v)])).collect::<Vec<_>>()
+            }),
+            other => serde_json::json!({ "unexpected": format!("{other:?}") }),
+        }
+    }
+
+    fn loads_matches(expect: &Value, got: &Result<Bson>) -> bool {
+        if let Some(value) = expect.get("value") {
+            return matches!(got, Ok(v) if tagged(v) == *value);
+        }
+        let key = expect.get("key").map(|k| k.as_str().map(str::to_owned));
+        match (expect["error"].as_str(), got) {
+            (Some("invalid_json"), Err(Error::InvalidJson(_))) => true,
+            (Some("integer_out_of_range"), Err(Error::IntegerOutOfRange { key: k })) => {
+                key.is_none_or(|want| want == *k)
+            }
+            (Some("lone_surrogate"), Err(Error::LoneSurrogate { key: k })) => {
+                key.is_none_or(|want| want == *k)
+            }
+            _ => false,
+        }
+    }
+
+    #[test]
+    fn loads_matches_cpython() {
+        let cases = fixture("loads.json");
+        let mut failures = Vec::new();
+        for case in &cases {
+            let input = unhex(case["input_hex"].as_str().expect("hex"));
+            let got = loads(&input, 200);
+            if !loads_matches(&case["expect"], &got) {
+                failures.push(format!(
+                    "{}: expected {} got {:?}",
+                    case["name"], case["expect"], got
+                ));
+            }
+        }
+        assert!(cases.len() > 500);
+        assert!(
+            failures.is_empty(),
+            "{} of {} failed:\n{}",
+            failures.len(),
+            cases.len(),
+            failures.join("\n")
+        );
+    }
+
+    fn dumps_matches(expect: &Value, got: &Result<String>) -> bool {
+        if let Some(text) = expect.get("ok") {
+            return matches!(got, Ok(s) if Some(s.as_str()) == text.as_str());
+        }
+        match got {
+            Err(Error::Unserializable { key, type_name }) => {
+                Some(type_name.as_str()) == expect["error"].as_str()
+                    && key.as_deref() == expect["key"].as_str()
+            }
+            _ => false,
+        }
+    }
+
+    #[test]
+    fn dumps_match_cpython() {
+        let cases = fixture("dumps.json");
+        let mut failures = Vec::new();
+        for case in &cases {
+            let session = crate::ejson::from_str(case["session"].as_str().expect("session"))
+                .expect("fixture session parses");
+            let claims = dumps_claims(&session);
+            if !dumps_matches(&case["claims"], &claims) {
+                failures.push(format!(
+                    "{} claims: expected {} got {:?}",
+                    case["name"], case["claims"], claims
+                ));
+            }
+            let default = dumps_default(&session);
+            if !dumps_matches(&case["default"], &default) {
+                failures.push(format!(
+                    "{} default: expected {} got {:?}",
+                    case["name"], case["default"], default
+                ));
+            }
+        }
+        assert!(cases.len() > 500);
+        assert!(
+            failures.is_empty(),
+            "{} of {} failed:\n{}",
+            failures.len(),
+            2 * cases.len(),
+            failures.join("\n")
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        for open in [&b"["[..], b"{\"a\":", b"[{\"k\":"] {
+            let text: Vec<u8> = open
+                .iter()
+                .copied()
+                .cycle()
+                .take(open.len() * 100_000)
+                .collect();
+            assert!(matches!(
+                loads(&text, 200),
+                Err(Error::NestingTooDeep { limit: 200 })
+            ));
+        }
+    }
+
+    #[test]
+    fn depth_limit_counts_every_container() {
+        // 200 nested arrays (empty innermost included) pass with a limit of 200, 201 do not.
+        let ok = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        assert!(loads(ok.as_bytes(), 200).is_ok());
+        let deep = format!("{}{}", "[".repeat(201), "]".repeat(201));
+        assert!(matches!(
+            loads(deep.as_bytes(), 200),
+            Err(Error::NestingTooDeep { limit: 200 })
+        ));
+    }
 }

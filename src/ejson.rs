@@ -736,10 +736,7 @@ fn parse_iso_date(s: &str) -> Result<i64> {
     let body: String = chars.get(..body_len).unwrap_or_default().iter().collect();
     let (main, micros) = match body.rfind('.') {
         Some(dot) => {
-            let frac: f64 = body
-                .get(dot..)
-                .and_then(|f| parse_py_float(f))
-                .ok_or_else(inv)?;
+            let frac: f64 = body.get(dot..).and_then(parse_py_float).ok_or_else(inv)?;
             // int(float(".123456") * 1000000), as Python computes it.
             let us = (frac * 1_000_000.0).trunc();
             if !(0.0..1_000_000.0).contains(&us) {

@@ -135,7 +135,7 @@ fn push_cp(out: &mut Vec<u8>, cp: u32) {
 
 /// Python's UTF-16 decoder with `surrogatepass`: pairs combine, lone surrogates pass.
 fn decode_utf16(b: &[u8], big_endian: bool) -> Result<Vec<u8>> {
-    if b.len() % 2 != 0 {
+    if !b.len().is_multiple_of(2) {
         return Err(Error::InvalidJson("UTF-16: truncated data".into()));
     }
     let units = b.chunks_exact(2).map(|c| match c {
@@ -156,7 +156,7 @@ fn decode_utf16(b: &[u8], big_endian: bool) -> Result<Vec<u8>> {
 /// Python's UTF-32 decoder with `surrogatepass`: surrogates pass one by one (never
 /// combined), code points above U+10FFFF are errors.
 fn decode_utf32(b: &[u8], big_endian: bool) -> Result<Vec<u8>> {
-    if b.len() % 4 != 0 {
+    if !b.len().is_multiple_of(4) {
         return Err(Error::InvalidJson("UTF-32: truncated data".into()));
     }
     let mut out = Vec::with_capacity(b.len());

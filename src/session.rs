@@ -260,6 +260,28 @@ impl SessionConfig {
     /// `cookie_path` with `;` or control characters, and `timeout` without
     /// `save_accessed_time` ("timeout requires save_accessed_time").
     pub fn from_options(options: &BeakerOptions) -> Result<SessionConfig> {
+        Self::builder_from_options(options)?.build()
+    }
+
+    /// Like [`from_options`](Self::from_options), returning the builder so that
+    /// code-only settings (clock, id generator, shared metrics) can be added.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use beaker_session_jwt::{BeakerOptions, ManualClock, SessionConfig};
+    ///
+    /// let options = BeakerOptions::from_pairs([("session.jwt_secret_keys", "k-0123456789abcdef")]);
+    /// let config = SessionConfig::builder_from_options(&options)?
+    ///     .clock(Arc::new(ManualClock::new(1718000000.0)))
+    ///     .build()?;
+    /// assert_eq!(config.clock().now(), 1718000000.0);
+    /// # Ok::<(), beaker_session_jwt::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`from_options`](Self::from_options), except for the checks
+    /// [`SessionConfigBuilder::build`] makes.
+    pub fn builder_from_options(options: &BeakerOptions) -> Result<SessionConfigBuilder> {
         let codec = Codec::from_options(options)?;
         let mut b = SessionConfigBuilder::new(codec);
         if let Some(key) = non_empty(options, "key")? {
@@ -297,7 +319,7 @@ impl SessionConfig {
             // Beaker does not coerce this option: the ini string's truth decides.
             b = b.invalidate_corrupt(!v.is_empty());
         }
-        b.build()
+        Ok(b)
     }
 
     /// Loads the session of a request from its `Cookie` header(s)

@@ -413,9 +413,11 @@ mod tests {
         assert!(matches!(verify(&t, &k), Err(Error::InvalidPayloadEncoding)));
     }
 
+    type Case = (&'static [u8], fn(&Error) -> bool);
+
     #[test]
     fn header_checks_in_order() {
-        let cases: [(&[u8], fn(&Error) -> bool); 14] = [
+        let cases: [Case; 14] = [
             (br#"{"alg":"none"}"#, |e| {
                 matches!(e, Error::AlgorithmNotAllowed)
             }),

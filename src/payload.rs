@@ -142,7 +142,8 @@ fn write_cstr(out: &mut Vec<u8>, s: &str) -> Result<()> {
 }
 
 fn write_string(out: &mut Vec<u8>, s: &str) -> Result<()> {
-    let len = i32::try_from(s.len() + 1).map_err(|_| Error::InvalidBson("string too large".into()))?;
+    let len =
+        i32::try_from(s.len() + 1).map_err(|_| Error::InvalidBson("string too large".into()))?;
     write_i32(out, len);
     out.extend_from_slice(s.as_bytes());
     out.push(0);
@@ -371,7 +372,9 @@ pub(crate) fn session_from_claims(
 
 /// The `bsZ` text if `claims` is exactly `{"bsZ":"<base85 digits>"}`.
 fn fast_bsz(claims: &[u8]) -> Option<&str> {
-    let inner = claims.strip_prefix(br#"{"bsZ":""#)?.strip_suffix(br#""}"#)?;
+    let inner = claims
+        .strip_prefix(br#"{"bsZ":""#)?
+        .strip_suffix(br#""}"#)?;
     // The alphabet has no `"` or `\`, so such a string needs no JSON unescaping.
     if inner.iter().all(|&b| base85_digit(b)) {
         std::str::from_utf8(inner).ok()
@@ -480,14 +483,18 @@ struct Frame {
 }
 
 fn read_u32(data: &[u8], pos: usize) -> Result<u32> {
-    let bytes = data.get(pos..pos.checked_add(4).ok_or_else(invalid)?).ok_or_else(invalid)?;
+    let bytes = data
+        .get(pos..pos.checked_add(4).ok_or_else(invalid)?)
+        .ok_or_else(invalid)?;
     let mut b = [0u8; 4];
     b.copy_from_slice(bytes);
     Ok(u32::from_le_bytes(b))
 }
 
 fn read_array<const N: usize>(data: &[u8], pos: usize) -> Result<[u8; N]> {
-    let bytes = data.get(pos..pos.checked_add(N).ok_or_else(invalid)?).ok_or_else(invalid)?;
+    let bytes = data
+        .get(pos..pos.checked_add(N).ok_or_else(invalid)?)
+        .ok_or_else(invalid)?;
     let mut b = [0u8; N];
     b.copy_from_slice(bytes);
     Ok(b)
@@ -501,7 +508,7 @@ fn utf8(bytes: &[u8]) -> Result<String> {
             let byte = bytes.get(at).copied().unwrap_or(0);
             let reason = if e.error_len().is_none() {
                 "unexpected end of data"
-            } else if byte >= 0x80 && byte < 0xC0 || byte >= 0xF8 {
+            } else if (0x80..0xC0).contains(&byte) || byte >= 0xF8 {
                 "invalid start byte"
             } else {
                 "invalid continuation byte"
@@ -703,9 +710,7 @@ pub(crate) fn decode_document(data: &[u8], max_depth: usize) -> Result<Document>
                 let ms = i64::from_le_bytes(b);
                 if !(MIN_DATETIME_MS..=MAX_DATETIME_MS).contains(&ms) {
                     let year = if ms < MIN_DATETIME_MS { "0" } else { "10000" };
-                    return Err(Error::InvalidBson(format!(
-                        "year {year} is out of range"
-                    )));
+                    return Err(Error::InvalidBson(format!("year {year} is out of range")));
                 }
                 Bson::DateTime(DateTime::from_millis(ms))
             }

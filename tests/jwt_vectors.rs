@@ -1,0 +1,184 @@
+//! Every vector of `testdata/jwt.json` (produced by the Python reference, see
+//! `testdata/VECTORS.md`): decode vectors expecting a session must decode to it
+//! (type-exact, key order included); vectors expecting an exception must fail with
+//! the matching typed error (table in [`accepted`]).
+//!
+//! Vectors whose expected error comes from the original-format reader (the JWT
+//! attempt fell back, §1.6) are checked in their own test, so the JWT part stays
+//! meaningful on its own.
+
+mod common;
+
+use beaker_session_jwt::error::SizeLimit;
+use beaker_session_jwt::{CookieFormat, Error};
+use common::Vector;
+
+/// Does `err` correspond to the reference's exception `py`? One row per
+/// exception class (and message where the class is shared by several checks).
+fn accepted(py: &common::PyError, err: &Error) -> bool {
+    let m = py.message.as_str();
+    match py.exception.as_str() {
+        "ExceededSizeError" => match err {
+            Error::ExceededSize(SizeLimit::Value) => m.contains("Value size"),
+            Error::ExceededSize(SizeLimit::Header) => m.contains("Header size"),
+            Error::ExceededSize(SizeLimit::Signature) => m.contains("Signature of"),
+            Error::ExceededSize(SizeLimit::Payload) => m.contains("Payload size"),
+            _ => false,
+        },
+        "DecodeError" => match err {
+            Error::MalformedToken => m.ends_with("Invalid JSON Web Signature"),
+            Error::InvalidHeader => m.ends_with("Invalid header"),
+            Error::InvalidPayloadEncoding => m.ends_with("Invalid payload"),
+            _ => false,
+        },
+        "MissingAlgorithmError" => matches!(err, Error::MissingAlgorithm),
+        "MissingCritHeaderError" => matches!(err, Error::MissingCritHeader),
+        "InvalidHeaderValueError" => matches!(err, Error::InvalidHeaderValue),
+        "UnsupportedHeaderError" => matches!(err, Error::UnsupportedHeader),
+        "UnsupportedAlgorithmError" => match err {
+            Error::UnsupportedAlgorithm => m.ends_with("is not supported"),
+            Error::AlgorithmNotAllowed => m.ends_with("is not allowed"),
+            _ => false,
+        },
+        "BadSignatureError" => matches!(err, Error::BadSignature),
+        "InvalidPayloadError" => matches!(err, Error::InvalidClaims),
+        "TypeError" => match err {
+            // b85decode of a non-str bsZ
+            Error::BszNotString => m.starts_with("argument should be a bytes-like object"),
+            // the fallback's b64decode(None) for an empty original value
+            Error::EmptyOriginalValue => m.ends_with("not 'NoneType'"),
+            // header["alg"] on a JSON list / string header
+            Error::HeaderNotObject => m.contains("indices must be integers"),
+            _ => false,
+        },
+        "ValueError" => match err {
+            Error::Base85(msg) => msg == m,
+            Error::EmptySecretKey { .. } => m == "oct key material must not be empty",
+            _ => false,
+        },
+        // zlib.error
+        "error" => matches!(err, Error::Zlib) && m.contains("while decompressing data"),
+        "InvalidBSON" => matches!(err, Error::InvalidBson(_)),
+        "RecursionError" => matches!(err, Error::NestingTooDeep { .. }),
+        "BeakerException" => match err {
+            Error::BadOriginalSignature => m == "Invalid original format signature",
+            Error::NoOriginalValidateKey => m == "No original_format_validate_key specified",
+            Error::NoSecretKeys => m == "No jwt_secret_keys specified",
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// Errors raised by the original-format reader after the JWT attempt fell back.
+fn from_original_reader(v: &Vector) -> bool {
+    v.flag("read_original_format", false)
+        && v.error.as_ref().is_some_and(|e| {
+            (e.exception == "BeakerException" && e.message == "Invalid original format signature")
+                || (e.exception == "TypeError" && e.message.ends_with("not 'NoneType'"))
+        })
+}
+
+/// Checks one vector; `Err` describes a mismatch.
+fn check(v: &Vector) -> Result<(), String> {
+    let cookie = v.cookie.as_deref().ok_or("decode vector without cookie")?;
+    let codec = match common::codec(v) {
+        Ok(c) => c,
+        Err(e) => {
+            return match &v.error {
+                Some(py) if accepted(py, &e) => Ok(()),
+                Some(py) => Err(format!("config error {e:?}, reference {py:?}")),
+                None => Err(format!("config error {e:?}, reference decoded")),
+            };
+        }
+    };
+    let result = codec.decode(cookie);
+    match (&v.error, result) {
+        (Some(py), Err(e)) if accepted(py, &e) => Ok(()),
+        (Some(py), Err(e)) => Err(format!(
+            "error {e:?} ({}), reference {}: {}",
+            e.kind(),
+            py.exception,
+            py.message
+        )),
+        (Some(py), Ok(d)) => Err(format!(
+            "decoded {:?}, reference raised {}: {}",
+            d.session, py.exception, py.message
+        )),
+        (None, res) => {
+            let expected = v.session.as_ref().ok_or("no session and no error")?;
+            let expected = match common::try_ejson_to_bson(expected) {
+                Ok(beaker_session_jwt::bson::Bson::Document(d)) => d,
+                Ok(other) => return Err(format!("expected session not a document: {other:?}")),
+                // Ints beyond int64 (JSON mode): a Document cannot hold them; the
+                // documented behaviour is a typed refusal.
+                Err(why) if why.contains("beyond int64") => {
+                    return match res {
+                        Err(Error::IntegerOutOfRange { .. }) => Ok(()),
+                        other => Err(format!("expected IntegerOutOfRange, got {other:?}")),
+                    };
+                }
+                Err(why) => return Err(why),
+            };
+            let d = res.map_err(|e| format!("error {e:?}, reference decoded"))?;
+            if d.format != CookieFormat::Jwt {
+                return Err(format!("read as {:?}", d.format));
+            }
+            // Key order is part of the reference's answer (stored BSON order,
+            // claims order in JSON mode), so always compare ordered.
+            if !common::same_document(&d.session, &expected, true) {
+                return Err(format!(
+                    "session differs\n   actual:   {:?}\n   expected: {expected:?}",
+                    d.session
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn run(select: impl Fn(&Vector) -> bool) -> (usize, Vec<String>) {
+    let vectors = common::load("jwt.json");
+    let mut count = 0;
+    let mut failures = Vec::new();
+    for v in vectors.iter().filter(|v| select(v)) {
+        assert_eq!(v.op, "decode", "{}", v.name);
+        count += 1;
+        if let Err(why) = check(v) {
+            failures.push(format!("{}: {why}", v.name));
+        }
+    }
+    (count, failures)
+}
+
+#[test]
+fn jwt_vectors() {
+    let (count, failures) = run(|v| !from_original_reader(v));
+    assert!(count > 150, "only {count} vectors");
+    assert!(
+        failures.is_empty(),
+        "{} of {count} jwt vectors fail:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn jwt_vectors_falling_back_to_original() {
+    let (count, failures) = run(from_original_reader);
+    assert!(count >= 20, "only {count} vectors");
+    assert!(
+        failures.is_empty(),
+        "{} of {count} fallback vectors fail:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn every_vector_is_covered() {
+    let all = common::load("jwt.json").len();
+    let (a, _) = run(|v| !from_original_reader(v));
+    let (b, _) = run(from_original_reader);
+    assert_eq!(a + b, all);
+}

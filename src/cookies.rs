@@ -87,10 +87,10 @@ pub fn find_session_cookie(cookie_header: &str, name: &str) -> Option<String> {
     let mut found = None;
     for piece in cookie_header.split(';') {
         // stripping only removes whitespace, so the '=' survives it
-        if let Some((k, v)) = py_strip(piece).split_once('=') {
-            if k == name {
-                found = Some(v.trim_matches('"'));
-            }
+        if let Some((k, v)) = py_strip(piece).split_once('=')
+            && k == name
+        {
+            found = Some(v.trim_matches('"'));
         }
     }
     found.map(str::to_owned)
@@ -182,10 +182,11 @@ impl fmt::Display for SameSite {
 }
 
 /// When the cookie expires in the browser (Beaker's `cookie_expires`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum CookieExpires {
     /// No `Expires` attribute: a browser-session cookie (`true`, the default).
+    #[default]
     BrowserSession,
     /// "Never": 2038-01-19 03:14:07 UTC, i.e. `0x7FFFFFFF` (`false`). The reference
     /// prints that instant in the server's local time labelled GMT; this crate
@@ -196,12 +197,6 @@ pub enum CookieExpires {
     After(u64),
     /// A fixed instant (Python's `datetime`; only from code, not from an ini file).
     At(OffsetDateTime),
-}
-
-impl Default for CookieExpires {
-    fn default() -> Self {
-        CookieExpires::BrowserSession
-    }
 }
 
 /// Seconds accepted for `cookie_expires`: anything up to the year 9999, the

@@ -122,11 +122,11 @@ impl SessionMetrics {
 
     /// Counts a rejected cookie under its error kind ([`Error::kind`]).
     pub fn record_rejected(&self, kind: &'static str) {
-        if let Ok(map) = self.rejected.read() {
-            if let Some(c) = map.get(kind) {
-                c.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
+        if let Ok(map) = self.rejected.read()
+            && let Some(c) = map.get(kind)
+        {
+            c.fetch_add(1, Ordering::Relaxed);
+            return;
         }
         // A poisoned lock only means another thread panicked while inserting; the
         // map itself is still consistent, so keep counting.

@@ -625,10 +625,10 @@ impl SessionConfigBuilder {
         if self.timeout.is_some() && !self.save_accessed_time {
             return Err(invalid("timeout", "timeout requires save_accessed_time"));
         }
-        if let Some(d) = &self.cookie_domain {
-            if !cookies::is_attribute_safe(d) {
-                return Err(invalid("cookie_domain", "invalid characters"));
-            }
+        if let Some(d) = &self.cookie_domain
+            && !cookies::is_attribute_safe(d)
+        {
+            return Err(invalid("cookie_domain", "invalid characters"));
         }
         if !cookies::is_attribute_safe(&self.cookie_path) {
             return Err(invalid("cookie_path", "invalid characters"));
@@ -984,10 +984,10 @@ impl Session {
     /// Beaker sets `Domain` on its Morsel only when `_domain` is truthy, and never
     /// removes it.
     fn update_morsel_domain(&mut self) {
-        if let Some(Bson::String(d)) = self.data.get("_domain") {
-            if !d.is_empty() {
-                self.morsel_domain = Some(d.clone());
-            }
+        if let Some(Bson::String(d)) = self.data.get("_domain")
+            && !d.is_empty()
+        {
+            self.morsel_domain = Some(d.clone());
         }
     }
 

@@ -63,6 +63,17 @@ pub const KNOWN_OPTIONS: &[&str] = &[
     "type",
 ];
 
+/// True if `name` (with or without a `session.` / `beaker.session.` prefix) is an
+/// option this crate understands.
+///
+/// ```
+/// assert!(beaker_session_jwt::config::is_known_option("session.jwt_secret_keys"));
+/// assert!(!beaker_session_jwt::config::is_known_option("sqlalchemy.url"));
+/// ```
+pub fn is_known_option(name: &str) -> bool {
+    KNOWN_OPTIONS.contains(&split_prefix(name.trim()).0)
+}
+
 /// Options whose values are secrets: never shown by `Debug`.
 const SECRET_OPTIONS: &[&str] = &[
     "jwt_secret_keys",

@@ -990,4 +990,77 @@ mod tests {
             Err(Error::NestingTooDeep { limit: 200 })
         ));
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn json_value() -> impl Strategy<Value = Bson> {
+            let leaf = prop_oneof![
+                any::<i32>().prop_map(Bson::Int32),
+                any::<i64>().prop_map(Bson::Int64),
+                any::<u64>().prop_map(|b| Bson::Double(f64::from_bits(b))),
+                ".*".prop_map(Bson::String),
+                any::<bool>().prop_map(Bson::Boolean),
+                Just(Bson::Null),
+            ];
+            leaf.prop_recursive(4, 32, 4, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Bson::Array),
+                    prop::collection::vec((".*", inner), 0..4)
+                        .prop_map(|kv| Bson::Document(kv.into_iter().collect())),
+                ]
+            })
+        }
+
+        /// What json.loads gives back: ints by size, NaN compared by bits.
+        fn normal(v: &Bson) -> String {
+            match v {
+                Bson::Int64(n) => match i32::try_from(*n) {
+                    Ok(m) => format!("{:?}", Bson::Int32(m)),
+                    Err(_) => format!("{v:?}"),
+                },
+                Bson::Double(x) => format!("f{:x}", x.to_bits()),
+                Bson::Array(items) => format!(
+                    "[{}]",
+                    items.iter().map(normal).collect::<Vec<_>>().join(",")
+                ),
+                Bson::Document(d) => format!(
+                    "{{{}}}",
+                    d.iter()
+                        .map(|(k, v)| format!("{k:?}:{}", normal(v)))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
+                other => format!("{other:?}"),
+            }
+        }
+
+        proptest! {
+            #[test]
+            fn loads_is_total(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
+                let _ = loads(&bytes, 16);
+            }
+
+            #[test]
+            fn float_repr_round_trips(bits in any::<u64>()) {
+                let x = f64::from_bits(bits);
+                prop_assume!(x.is_finite());
+                let mut s = String::new();
+                push_float_repr(&mut s, x);
+                prop_assert_eq!(s.parse::<f64>().map(f64::to_bits), Ok(bits));
+            }
+
+            #[test]
+            fn dumps_then_loads_round_trips(doc in prop::collection::vec((".*", json_value()), 0..5)) {
+                let doc: Document = doc.into_iter().collect();
+                let want = normal(&Bson::Document(doc.clone()));
+                for text in [dumps_claims(&doc), dumps_default(&doc)] {
+                    let text = text.expect("JSON types always serialize");
+                    let back = loads(text.as_bytes(), 64).expect("own output parses");
+                    prop_assert_eq!(normal(&back), want.clone());
+                }
+            }
+        }
+    }
 }

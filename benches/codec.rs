@@ -31,11 +31,13 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use beaker_session_jwt::bson::Bson;
 use beaker_session_jwt::bson::Document;
-use beaker_session_jwt::{Codec, DataSerializer};
+use beaker_session_jwt::{Codec, DataSerializer, SessionConfig};
 use criterion::{Criterion, criterion_group, criterion_main};
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 use hmac::{Hmac, Mac};
+use http::HeaderValue;
 use serde_json::Value;
 use sha2::Sha256;
 
@@ -400,6 +402,22 @@ fn bench_encode(c: &mut Criterion, inputs: &Inputs) {
             }
         }
         g.bench_function(name, |b| b.iter(|| codec.encode(black_box(&case.session))));
+        if name == "bson_typical" {
+            // What the session layer hands the codec: Beaker's dict also holds `_domain`
+            // and `_path`, which JWTs drop (formats.md §1.3).
+            let mut with = Document::new();
+            with.insert("_domain", Bson::Null);
+            with.insert("_path", "/");
+            with.extend(case.session.clone());
+            let same = codec.encode(&with).ok().as_deref() == Some(case.cookie.as_str());
+            println!(
+                "check encode/bson_typical_with_domain_path: byte-identical to the reference: {}",
+                if same { "yes" } else { "NO" }
+            );
+            g.bench_function("bson_typical_with_domain_path", |b| {
+                b.iter(|| codec.encode(black_box(&with)))
+            });
+        }
     }
     g.finish();
 }
@@ -443,13 +461,145 @@ fn bench_floor(c: &mut Criterion, inputs: &Inputs) {
 }
 
 fn bench_session(c: &mut Criterion, inputs: &Inputs) {
-    // Filled in once the session layer (src/session.rs, src/cookies.rs) has landed.
-    let _ = (
-        c,
-        &inputs.cookie_header,
-        &inputs.cookie_name,
-        &inputs.layer_options,
-    );
+    let mut g = c.benchmark_group("session");
+    let config = match codec_for(&inputs.layer_options).and_then(|codec| {
+        SessionConfig::builder(codec)
+            .key(inputs.cookie_name.as_str())
+            .build()
+            .map_err(|e| e.to_string())
+    }) {
+        Ok(c) => c,
+        Err(e) => {
+            println!("SKIP session/load_and_save_typical: config not built: {e}");
+            return;
+        }
+    };
+    // One request as Beaker's SessionMiddleware runs it: parse the Cookie header, decode,
+    // re-issue (Beaker encodes right after loading), change a key, save, Set-Cookie.
+    let request = |header: &str| -> Result<Option<HeaderValue>, String> {
+        let mut s = config
+            .load_cookie_header(Some(header))
+            .map_err(|e| e.to_string())?;
+        s.insert("last_path", "/account/orders");
+        s.save();
+        s.finish().map_err(|e| e.to_string())
+    };
+    let expected_id = inputs.case("bson_typical").session.get_str("_id").ok();
+    match request(&inputs.cookie_header) {
+        Ok(Some(h)) => {
+            let text = h.to_str().unwrap_or_default();
+            let kept = config
+                .load_cookie_header(Some(&inputs.cookie_header))
+                .ok()
+                .and_then(|s| s.id().map(str::to_owned));
+            println!(
+                "check session/load_and_save_typical: Set-Cookie issued: {}; session id kept: {}",
+                if text.starts_with(&format!("{}=eyJ", inputs.cookie_name)) {
+                    "yes"
+                } else {
+                    "NO"
+                },
+                if kept.as_deref() == expected_id {
+                    "yes"
+                } else {
+                    "NO"
+                }
+            );
+        }
+        Ok(None) => {
+            println!("SKIP session/load_and_save_typical: no Set-Cookie header");
+            return;
+        }
+        Err(e) => {
+            println!("SKIP session/load_and_save_typical: {e}");
+            return;
+        }
+    }
+    g.bench_function("load_and_save_typical", |b| {
+        b.iter(|| request(black_box(&inputs.cookie_header)))
+    });
+    g.finish();
+}
+
+/// Each building block alone (`blocks/<size>_<block>`), to show where the floor's time goes.
+fn bench_blocks(c: &mut Criterion, inputs: &Inputs) {
+    let mut g = c.benchmark_group("blocks");
+    for (label, name) in [
+        ("small", "bson_small"),
+        ("typical", "bson_typical"),
+        ("large", "bson_large"),
+    ] {
+        let case = inputs.case(name);
+        let key = keys_of(&case.encode_options).remove(0);
+        let Some((signing_input, _)) = case.cookie.rsplit_once('.') else {
+            continue;
+        };
+        let Some((_, payload_b64)) = signing_input.split_once('.') else {
+            continue;
+        };
+        let claims = URL_SAFE_NO_PAD.decode(payload_b64).unwrap_or_default();
+        let packed = claims
+            .strip_prefix(b"{\"bsZ\":\"")
+            .and_then(|p| p.strip_suffix(b"\"}"))
+            .unwrap_or_default()
+            .to_vec();
+        let table = b85_table();
+        let mut z = Vec::new();
+        if b85_decode(&packed, &table, &mut z).is_none() {
+            continue;
+        }
+        let raw = case.session.to_vec().unwrap_or_default();
+        let mut buf = Vec::with_capacity(16384);
+        let mut text = String::with_capacity(8192);
+        let mut inflate = Decompress::new(true);
+        let mut deflate = Compress::new(Compression::new(9), true);
+        g.bench_function(format!("{label}_b64url_decode"), |b| {
+            b.iter(|| {
+                buf.clear();
+                URL_SAFE_NO_PAD.decode_vec(black_box(payload_b64), &mut buf)
+            })
+        });
+        g.bench_function(format!("{label}_hmac_sha256"), |b| {
+            b.iter(|| {
+                let mut mac = HmacSha256::new_from_slice(&key).expect("any key length");
+                mac.update(black_box(signing_input.as_bytes()));
+                mac.finalize().into_bytes()
+            })
+        });
+        g.bench_function(format!("{label}_b85_decode"), |b| {
+            b.iter(|| b85_decode(black_box(&packed), &table, &mut buf))
+        });
+        g.bench_function(format!("{label}_inflate"), |b| {
+            b.iter(|| {
+                inflate.reset(true);
+                buf.clear();
+                inflate.decompress_vec(black_box(&z), &mut buf, FlushDecompress::Finish)
+            })
+        });
+        g.bench_function(format!("{label}_bson_from_reader"), |b| {
+            b.iter(|| Document::from_reader(black_box(raw.as_slice())))
+        });
+        g.bench_function(format!("{label}_bson_to_vec"), |b| {
+            b.iter(|| black_box(&case.session).to_vec())
+        });
+        g.bench_function(format!("{label}_deflate9"), |b| {
+            b.iter(|| {
+                deflate.reset();
+                buf.clear();
+                deflate.compress_vec(black_box(&raw), &mut buf, FlushCompress::Finish)
+            })
+        });
+        g.bench_function(format!("{label}_b85_encode"), |b| {
+            b.iter(|| b85_encode(black_box(&z), &mut text))
+        });
+        g.bench_function(format!("{label}_b64url_encode"), |b| {
+            b.iter(|| {
+                text.clear();
+                URL_SAFE_NO_PAD.encode_string(black_box(&claims), &mut text)
+            })
+        });
+    }
+    g.finish();
 }
 
 fn benches(c: &mut Criterion) {
@@ -458,6 +608,7 @@ fn benches(c: &mut Criterion) {
     bench_encode(c, &inputs);
     bench_floor(c, &inputs);
     bench_session(c, &inputs);
+    bench_blocks(c, &inputs);
 }
 
 fn config() -> Criterion {

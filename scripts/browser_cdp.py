@@ -282,7 +282,10 @@ def main():
             shown = json.loads(session_page)
         except ValueError:
             shown = {}
-        check("/session shows value %d" % args.visits, shown.get("value") == args.visits, session_page[:200])
+        value = shown.get("value")
+        if isinstance(value, dict):  # canonical Extended JSON: {"$numberInt": "3"}
+            value = int(value.get("$numberInt", value.get("$numberLong", -1)))
+        check("/session shows value %d" % args.visits, value == args.visits, session_page[:200])
 
         cookies = dt.call("Network.getCookies", urls=[base + "/"])["cookies"]
         ours = [c for c in cookies if c["name"] == exp["name"]]

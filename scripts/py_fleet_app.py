@@ -18,8 +18,9 @@ serves until it is killed, its stdin closes, or --max-seconds pass.
 The app is the one of beaker-session-jwt's test.py (derived from Beaker's
 test_cookie_only.py): GET / increments session['value'], sets session['example_date'] to
 datetime(2023, 5, 5) (BSON and pickle carry it, JSON cannot), saves, and answers
-`The current value is: N`. GET /session answers the session as relaxed Extended JSON
-(bson.json_util), the same rendering the Rust demo's /session uses.
+`The current value is: N`. GET /session answers the session as canonical Extended JSON
+(bson.json_util, as the reference tools print sessions), the rendering the Rust demo's
+/session uses.
 """
 import argparse
 import configparser
@@ -46,7 +47,7 @@ def simple_app(environ, start_response):
     if path == "/session":
         # reading the session touches it: SessionMiddleware re-issues the cookie, as the
         # Rust layer does
-        body = json_util.dumps(dict(session.items()), json_options=json_util.RELAXED_JSON_OPTIONS)
+        body = json_util.dumps(dict(session.items()), json_options=json_util.CANONICAL_JSON_OPTIONS)
         start_response("200 OK", [("Content-Type", "application/json")])
         return [body.encode("utf-8")]
     if path != "/":

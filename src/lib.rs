@@ -37,6 +37,9 @@ pub mod error;
 mod jws;
 mod keys;
 pub mod metrics;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod middleware;
 mod original;
 mod payload;
 mod pyjson;

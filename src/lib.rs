@@ -44,6 +44,7 @@ mod original;
 mod payload;
 mod pyjson;
 pub mod session;
+mod zlib9;
 
 pub use bson;
 pub use codec::{
@@ -55,8 +56,8 @@ pub use error::{Error, Result};
 pub use keys::{KeyRing, SecretKey};
 pub use metrics::{MetricsSnapshot, SessionMetrics};
 pub use session::{
-    Clock, CookieOrigin, IdGenerator, ManualClock, Session, SessionConfig, SessionConfigBuilder,
-    SessionWarning, SystemClock,
+    Clock, CookieOrigin, IdGenerator, LazySession, ManualClock, Session, SessionConfig,
+    SessionConfigBuilder, SessionWarning, SystemClock,
 };
 
 #[doc = include_str!("../README.md")]

@@ -21,6 +21,7 @@ use crate::base85;
 use crate::codec::Limits;
 use crate::error::{Error, Result};
 use crate::pyjson;
+use crate::zlib9::Deflate9;
 
 /// Nesting allowed when encoding: Python's default recursion limit. Deeper
 /// documents make pymongo raise `RecursionError`.
@@ -29,10 +30,11 @@ const ENCODE_MAX_DEPTH: usize = 1000;
 /// Scratch buffers larger than this are not kept between calls.
 const KEEP_SCRATCH: usize = 64 * 1024;
 
-/// Per-thread zlib state and buffers, reused across calls: creating a level-9
-/// deflate state costs far more than encoding a small session.
+/// Per-thread deflate/inflate state and buffers, reused across calls: creating a
+/// level-9 deflate state costs far more than encoding a small session.
 #[derive(Default)]
 struct Scratch {
+    deflate9: Option<Box<Deflate9>>,
     compress: Option<Compress>,
     decompress: Option<Decompress>,
     bson: Vec<u8>,
@@ -77,11 +79,16 @@ pub(crate) fn bsz_claims(session: &Document) -> Result<String> {
     with_scratch(|s| {
         s.bson.clear();
         encode_document(session, &mut s.bson, true, 1)?;
-        let compress = s
-            .compress
-            .get_or_insert_with(|| Compress::new(Compression::best(), true));
         s.zlib.clear();
-        deflate(compress, &s.bson, &mut s.zlib)?;
+        let exact = s.deflate9.get_or_insert_with(Box::default);
+        if !exact.compress(&s.bson, &mut s.zlib) {
+            // Too large for the exact transcription of madler zlib (such a cookie
+            // exceeds 4 KB anyway): any valid level-9 stream will do.
+            let compress = s
+                .compress
+                .get_or_insert_with(|| Compress::new(Compression::best(), true));
+            deflate(compress, &s.bson, &mut s.zlib)?;
+        }
         const PREFIX: &str = r#"{"bsZ":""#;
         const SUFFIX: &str = r#""}"#;
         let mut out =

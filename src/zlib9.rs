@@ -1,0 +1,989 @@
+//! `zlib.compress(data, 9)` byte for byte as madler zlib 1.2.13 produces it
+//! (formats.md §1.4 step 2): zlib header `78 DA`, `deflate_slow` with level 9's
+//! parameters (good 32, lazy 258, nice 258, chain 4096), window 15 bits, memLevel 8,
+//! default strategy, then the Adler-32 trailer.
+//!
+//! Hand-written because the reference's cookies can only be reproduced exactly by
+//! making the same choices as madler zlib: zlib-rs and miniz_oxide produce equally
+//! valid but different streams (zlib-rs differs on 4 of the 24 reference cookies).
+//! This is a transcription of `deflate.c` (`deflate_slow`, `longest_match`,
+//! `fill_window`) and `trees.c` (`build_tree`, `gen_bitlen`, `gen_codes`,
+//! `scan_tree`, `send_tree`, `_tr_flush_block`) for inputs that fit in the window
+//! without sliding ([`MAX_INPUT`] bytes); callers use another deflate beyond that.
+
+/// Largest input compressed here. Beyond it zlib slides its window, which this
+/// transcription does not reproduce.
+pub(crate) const MAX_INPUT: usize = 65_000;
+
+const WSIZE: usize = 1 << 15;
+const WMASK: usize = WSIZE - 1;
+const HASH_BITS: u32 = 15;
+const HASH_SIZE: usize = 1 << HASH_BITS;
+const HASH_MASK: u32 = (HASH_SIZE as u32) - 1;
+const HASH_SHIFT: u32 = HASH_BITS.div_ceil(3);
+const MIN_MATCH: usize = 3;
+const MAX_MATCH: usize = 258;
+const MIN_LOOKAHEAD: usize = MAX_MATCH + MIN_MATCH + 1;
+const MAX_DIST: usize = WSIZE - MIN_LOOKAHEAD;
+const TOO_FAR: usize = 4096;
+const NIL: u16 = 0;
+
+// level 9 configuration_table entry
+const GOOD_MATCH: usize = 32;
+const MAX_LAZY: usize = 258;
+const NICE_MATCH: usize = 258;
+const MAX_CHAIN: usize = 4096;
+
+const LIT_BUFSIZE: usize = 1 << (8 + 6);
+/// `sym_end` in symbols: a block is flushed after this many.
+const SYM_END: usize = LIT_BUFSIZE - 1;
+
+const LITERALS: usize = 256;
+const END_BLOCK: usize = 256;
+const L_CODES: usize = LITERALS + 1 + 29;
+const D_CODES: usize = 30;
+const BL_CODES: usize = 19;
+const HEAP_SIZE: usize = 2 * L_CODES + 1;
+const MAX_BITS: usize = 15;
+const MAX_BL_BITS: usize = 7;
+const REP_3_6: usize = 16;
+const REPZ_3_10: usize = 17;
+const REPZ_11_138: usize = 18;
+
+const EXTRA_LBITS: [u8; 29] = [
+    0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0,
+];
+const EXTRA_DBITS: [u8; 30] = [
+    0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13,
+    13,
+];
+const EXTRA_BLBITS: [u8; BL_CODES] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 3, 7];
+const BL_ORDER: [usize; BL_CODES] = [
+    16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
+];
+const BASE_LENGTH: [u16; 29] = [
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 112, 128,
+    160, 192, 224, 0,
+];
+const BASE_DIST: [u16; 30] = [
+    0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536,
+    2048, 3072, 4096, 6144, 8192, 12288, 16384, 24576,
+];
+
+/// `_length_code[lc]` for `lc = length - 3` in 0..=255.
+fn length_code(lc: usize) -> usize {
+    if lc >= 255 {
+        return 28;
+    }
+    let mut code = 0;
+    for (c, &base) in BASE_LENGTH.iter().enumerate().take(28) {
+        if usize::from(base) <= lc {
+            code = c;
+        }
+    }
+    code
+}
+
+/// `d_code(dist)` for `dist = distance - 1`.
+fn dist_code(dist: usize) -> usize {
+    let mut code = 0;
+    for (c, &base) in BASE_DIST.iter().enumerate() {
+        if usize::from(base) <= dist {
+            code = c;
+        }
+    }
+    code
+}
+
+fn bi_reverse(mut code: u32, len: u32) -> u32 {
+    let mut res = 0;
+    for _ in 0..len {
+        res = (res << 1) | (code & 1);
+        code >>= 1;
+    }
+    res
+}
+
+/// One Huffman tree as `trees.c` keeps it (frequency, parent, length, code).
+struct Tree {
+    freq: Vec<u32>,
+    dad: Vec<u16>,
+    len: Vec<u16>,
+    code: Vec<u16>,
+    max_code: usize,
+}
+
+impl Tree {
+    fn new(size: usize) -> Self {
+        Tree {
+            freq: vec![0; size],
+            dad: vec![0; size],
+            len: vec![0; size],
+            code: vec![0; size],
+            max_code: 0,
+        }
+    }
+}
+
+/// Static description of a tree kind (`static_tree_desc`).
+struct Desc {
+    /// Lengths of the static tree (None for the bit-length tree).
+    static_len: Option<fn(usize) -> u16>,
+    extra: &'static [u8],
+    extra_base: usize,
+    elems: usize,
+    max_length: usize,
+}
+
+fn static_ltree_len(n: usize) -> u16 {
+    match n {
+        0..=143 => 8,
+        144..=255 => 9,
+        256..=279 => 7,
+        _ => 8,
+    }
+}
+
+fn static_dtree_len(_: usize) -> u16 {
+    5
+}
+
+const L_DESC: Desc = Desc {
+    static_len: Some(static_ltree_len),
+    extra: &EXTRA_LBITS,
+    extra_base: LITERALS + 1,
+    elems: L_CODES,
+    max_length: MAX_BITS,
+};
+const D_DESC: Desc = Desc {
+    static_len: Some(static_dtree_len),
+    extra: &EXTRA_DBITS,
+    extra_base: 0,
+    elems: D_CODES,
+    max_length: MAX_BITS,
+};
+const BL_DESC: Desc = Desc {
+    static_len: None,
+    extra: &EXTRA_BLBITS,
+    extra_base: 0,
+    elems: BL_CODES,
+    max_length: MAX_BL_BITS,
+};
+
+/// LSB-first bit writer (`send_bits`, `bi_windup`).
+struct Bits<'a> {
+    out: &'a mut Vec<u8>,
+    buf: u64,
+    valid: u32,
+}
+
+impl Bits<'_> {
+    fn send(&mut self, value: u32, len: u32) {
+        self.buf |= u64::from(value) << self.valid;
+        self.valid += len;
+        while self.valid >= 8 {
+            self.out.push((self.buf & 0xFF) as u8);
+            self.buf >>= 8;
+            self.valid -= 8;
+        }
+    }
+
+    fn windup(&mut self) {
+        if self.valid > 0 {
+            self.out.push((self.buf & 0xFF) as u8);
+        }
+        self.buf = 0;
+        self.valid = 0;
+    }
+}
+
+/// The compressor state that persists between calls (reused per thread).
+pub(crate) struct Deflate9 {
+    window: Vec<u8>,
+    head: Vec<u16>,
+    prev: Vec<u16>,
+    /// Hash slots set during the current call, cleared afterwards (cheaper than
+    /// clearing all 32 768 like `deflateReset` does; the result is the same).
+    touched: Vec<u32>,
+    ltree: Tree,
+    dtree: Tree,
+    bltree: Tree,
+    heap: Vec<usize>,
+    depth: Vec<u8>,
+    bl_count: [u16; MAX_BITS + 1],
+    /// (distance, lc) per symbol; distance 0 = literal lc.
+    syms: Vec<(u16, u8)>,
+    opt_len: u64,
+    static_len: u64,
+}
+
+impl Default for Deflate9 {
+    fn default() -> Self {
+        Deflate9 {
+            window: Vec::new(),
+            head: vec![NIL; HASH_SIZE],
+            prev: vec![NIL; WSIZE],
+            touched: Vec::new(),
+            ltree: Tree::new(HEAP_SIZE),
+            dtree: Tree::new(2 * D_CODES + 1),
+            bltree: Tree::new(2 * BL_CODES + 1),
+            heap: vec![0; HEAP_SIZE],
+            depth: vec![0; HEAP_SIZE],
+            bl_count: [0; MAX_BITS + 1],
+            syms: Vec::with_capacity(SYM_END),
+            opt_len: 0,
+            static_len: 0,
+        }
+    }
+}
+
+/// Which of the three trees a helper works on.
+#[derive(Clone, Copy)]
+enum Which {
+    L,
+    D,
+    Bl,
+}
+
+fn adler32(data: &[u8]) -> u32 {
+    let (mut a, mut b) = (1u32, 0u32);
+    for chunk in data.chunks(5552) {
+        for &x in chunk {
+            a += u32::from(x);
+            b += a;
+        }
+        a %= 65521;
+        b %= 65521;
+    }
+    (b << 16) | a
+}
+
+impl Deflate9 {
+    /// Appends `zlib.compress(data, 9)` to `out`. Returns false (writing nothing)
+    /// when `data` is longer than [`MAX_INPUT`].
+    pub(crate) fn compress(&mut self, data: &[u8], out: &mut Vec<u8>) -> bool {
+        if data.len() > MAX_INPUT {
+            return false;
+        }
+        self.window.clear();
+        self.window.extend_from_slice(data);
+        // zlib zero-fills past the data (WIN_INIT), and longest_match may read there.
+        self.window.resize(data.len() + MAX_MATCH + 16, 0);
+        out.extend_from_slice(&[0x78, 0xDA]);
+        let mut bits = Bits {
+            out,
+            buf: 0,
+            valid: 0,
+        };
+        self.deflate_slow(data.len(), &mut bits);
+        for h in self.touched.drain(..) {
+            if let Some(slot) = self.head.get_mut(h as usize) {
+                *slot = NIL;
+            }
+        }
+        bits.out.extend_from_slice(&adler32(data).to_be_bytes());
+        true
+    }
+
+    fn insert_string(&mut self, ins_h: &mut u32, pos: usize) -> u16 {
+        let c = self.window.get(pos + MIN_MATCH - 1).copied().unwrap_or(0);
+        *ins_h = ((*ins_h << HASH_SHIFT) ^ u32::from(c)) & HASH_MASK;
+        let h = *ins_h as usize;
+        let head = self.head.get(h).copied().unwrap_or(NIL);
+        if head == NIL {
+            self.touched.push(*ins_h);
+        }
+        if let Some(p) = self.prev.get_mut(pos & WMASK) {
+            *p = head;
+        }
+        if let Some(slot) = self.head.get_mut(h) {
+            // positions are < MAX_INPUT < 65 536
+            *slot = pos as u16;
+        }
+        head
+    }
+
+    fn longest_match(
+        &self,
+        strstart: usize,
+        lookahead: usize,
+        prev_length: usize,
+        mut cur_match: usize,
+        match_start: &mut usize,
+    ) -> usize {
+        let w = &self.window;
+        let mut chain = MAX_CHAIN;
+        let mut best_len = prev_length;
+        let mut nice = NICE_MATCH;
+        let limit = strstart.saturating_sub(MAX_DIST);
+        if prev_length >= GOOD_MATCH {
+            chain >>= 2;
+        }
+        if nice > lookahead {
+            nice = lookahead;
+        }
+        let scan = w.get(strstart..strstart + MAX_MATCH).unwrap_or_default();
+        loop {
+            let cand = w.get(cur_match..cur_match + MAX_MATCH).unwrap_or_default();
+            // The cheap rejections of zlib (they never change the result).
+            if cand.get(best_len) == scan.get(best_len)
+                && cand.get(best_len.wrapping_sub(1)) == scan.get(best_len.wrapping_sub(1))
+                && cand.first() == scan.first()
+                && cand.get(1) == scan.get(1)
+            {
+                let len = cand
+                    .iter()
+                    .zip(scan)
+                    .take(MAX_MATCH)
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                if len > best_len {
+                    *match_start = cur_match;
+                    best_len = len;
+                    if len >= nice {
+                        break;
+                    }
+                }
+            }
+            cur_match = usize::from(self.prev.get(cur_match & WMASK).copied().unwrap_or(NIL));
+            chain -= 1;
+            if cur_match <= limit || chain == 0 {
+                break;
+            }
+        }
+        best_len.min(lookahead)
+    }
+
+    fn deflate_slow(&mut self, n: usize, bits: &mut Bits<'_>) {
+        self.init_block();
+        let mut strstart = 0usize;
+        let mut lookahead = n;
+        let mut block_start = 0usize;
+        let mut match_length = MIN_MATCH - 1;
+        let mut match_start = 0usize;
+        let mut match_available = false;
+        let mut ins_h: u32 = 0;
+        if lookahead >= MIN_MATCH {
+            // fill_window's initialisation of the rolling hash
+            ins_h = u32::from(self.window.first().copied().unwrap_or(0));
+            let c1 = u32::from(self.window.get(1).copied().unwrap_or(0));
+            ins_h = ((ins_h << HASH_SHIFT) ^ c1) & HASH_MASK;
+        }
+        loop {
+            if lookahead == 0 {
+                break;
+            }
+            let mut hash_head = NIL;
+            if lookahead >= MIN_MATCH {
+                hash_head = self.insert_string(&mut ins_h, strstart);
+            }
+            let prev_length = match_length;
+            let prev_match = match_start;
+            match_length = MIN_MATCH - 1;
+            let head = usize::from(hash_head);
+            if hash_head != NIL && prev_length < MAX_LAZY && strstart - head <= MAX_DIST {
+                match_length =
+                    self.longest_match(strstart, lookahead, prev_length, head, &mut match_start);
+                if match_length <= 5
+                    && match_length == MIN_MATCH
+                    && strstart - match_start > TOO_FAR
+                {
+                    match_length = MIN_MATCH - 1;
+                }
+            }
+            if prev_length >= MIN_MATCH && match_length <= prev_length {
+                let max_insert = strstart + lookahead - MIN_MATCH;
+                let flush = self.tally_dist(strstart - 1 - prev_match, prev_length - MIN_MATCH);
+                lookahead -= prev_length - 1;
+                let mut remaining = prev_length - 2;
+                loop {
+                    strstart += 1;
+                    if strstart <= max_insert {
+                        self.insert_string(&mut ins_h, strstart);
+                    }
+                    remaining -= 1;
+                    if remaining == 0 {
+                        break;
+                    }
+                }
+                match_available = false;
+                match_length = MIN_MATCH - 1;
+                strstart += 1;
+                if flush {
+                    self.flush_block(block_start, strstart, false, bits);
+                    block_start = strstart;
+                }
+            } else if match_available {
+                let c = self.window.get(strstart - 1).copied().unwrap_or(0);
+                if self.tally_lit(c) {
+                    self.flush_block(block_start, strstart, false, bits);
+                    block_start = strstart;
+                }
+                strstart += 1;
+                lookahead -= 1;
+            } else {
+                match_available = true;
+                strstart += 1;
+                lookahead -= 1;
+            }
+        }
+        if match_available {
+            let c = self
+                .window
+                .get(strstart.wrapping_sub(1))
+                .copied()
+                .unwrap_or(0);
+            self.tally_lit(c);
+        }
+        self.flush_block(block_start, strstart, true, bits);
+    }
+
+    fn init_block(&mut self) {
+        self.ltree
+            .freq
+            .iter_mut()
+            .take(L_CODES)
+            .for_each(|f| *f = 0);
+        self.dtree
+            .freq
+            .iter_mut()
+            .take(D_CODES)
+            .for_each(|f| *f = 0);
+        self.bltree
+            .freq
+            .iter_mut()
+            .take(BL_CODES)
+            .for_each(|f| *f = 0);
+        if let Some(f) = self.ltree.freq.get_mut(END_BLOCK) {
+            *f = 1;
+        }
+        self.opt_len = 0;
+        self.static_len = 0;
+        self.syms.clear();
+    }
+
+    fn tally_lit(&mut self, c: u8) -> bool {
+        self.syms.push((0, c));
+        if let Some(f) = self.ltree.freq.get_mut(usize::from(c)) {
+            *f += 1;
+        }
+        self.syms.len() == SYM_END
+    }
+
+    fn tally_dist(&mut self, dist: usize, lc: usize) -> bool {
+        // dist < 32 768 and lc <= 255 by construction
+        self.syms.push((dist as u16, lc as u8));
+        if let Some(f) = self.ltree.freq.get_mut(length_code(lc) + LITERALS + 1) {
+            *f += 1;
+        }
+        if let Some(f) = self.dtree.freq.get_mut(dist_code(dist - 1)) {
+            *f += 1;
+        }
+        self.syms.len() == SYM_END
+    }
+
+    fn tree(&mut self, which: Which) -> &mut Tree {
+        match which {
+            Which::L => &mut self.ltree,
+            Which::D => &mut self.dtree,
+            Which::Bl => &mut self.bltree,
+        }
+    }
+
+    fn smaller(tree: &Tree, depth: &[u8], n: usize, m: usize) -> bool {
+        let (fnn, fm) = (tree.freq[n], tree.freq[m]);
+        fnn < fm || (fnn == fm && depth[n] <= depth[m])
+    }
+
+    fn pqdownheap(&mut self, which: Which, heap_len: usize, mut k: usize) {
+        let v = self.heap[k];
+        let mut j = k << 1;
+        while j <= heap_len {
+            let tree = match which {
+                Which::L => &self.ltree,
+                Which::D => &self.dtree,
+                Which::Bl => &self.bltree,
+            };
+            if j < heap_len && Self::smaller(tree, &self.depth, self.heap[j + 1], self.heap[j]) {
+                j += 1;
+            }
+            if Self::smaller(tree, &self.depth, v, self.heap[j]) {
+                break;
+            }
+            self.heap[k] = self.heap[j];
+            k = j;
+            j <<= 1;
+        }
+        self.heap[k] = v;
+    }
+
+    fn build_tree(&mut self, which: Which, desc: &Desc) {
+        let elems = desc.elems;
+        let mut heap_len = 0usize;
+        let mut heap_max = HEAP_SIZE;
+        let mut max_code: isize = -1;
+        for n in 0..elems {
+            if self.tree(which).freq[n] != 0 {
+                heap_len += 1;
+                self.heap[heap_len] = n;
+                max_code = n as isize;
+                self.depth[n] = 0;
+            } else {
+                self.tree(which).len[n] = 0;
+            }
+        }
+        while heap_len < 2 {
+            let node = if max_code < 2 {
+                max_code += 1;
+                max_code as usize
+            } else {
+                0
+            };
+            heap_len += 1;
+            self.heap[heap_len] = node;
+            self.tree(which).freq[node] = 1;
+            self.depth[node] = 0;
+            self.opt_len = self.opt_len.wrapping_sub(1);
+            if let Some(sl) = desc.static_len {
+                self.static_len = self.static_len.wrapping_sub(u64::from(sl(node)));
+            }
+        }
+        let max_code = max_code as usize;
+        self.tree(which).max_code = max_code;
+        let mut n = heap_len / 2;
+        while n >= 1 {
+            self.pqdownheap(which, heap_len, n);
+            n -= 1;
+        }
+        let mut node = elems;
+        loop {
+            // pqremove
+            let n = self.heap[1];
+            self.heap[1] = self.heap[heap_len];
+            heap_len -= 1;
+            self.pqdownheap(which, heap_len, 1);
+            let m = self.heap[1];
+            heap_max -= 1;
+            self.heap[heap_max] = n;
+            heap_max -= 1;
+            self.heap[heap_max] = m;
+            let t = self.tree(which);
+            t.freq[node] = t.freq[n] + t.freq[m];
+            self.depth[node] = self.depth[n].max(self.depth[m]) + 1;
+            let t = self.tree(which);
+            t.dad[n] = node as u16;
+            t.dad[m] = node as u16;
+            self.heap[1] = node;
+            node += 1;
+            self.pqdownheap(which, heap_len, 1);
+            if heap_len < 2 {
+                break;
+            }
+        }
+        heap_max -= 1;
+        self.heap[heap_max] = self.heap[1];
+        self.gen_bitlen(which, desc, heap_max);
+        self.gen_codes(which, max_code);
+    }
+
+    fn gen_bitlen(&mut self, which: Which, desc: &Desc, heap_max: usize) {
+        let max_code = self.tree(which).max_code;
+        let max_length = desc.max_length;
+        self.bl_count = [0; MAX_BITS + 1];
+        let root = self.heap[heap_max];
+        self.tree(which).len[root] = 0;
+        let mut overflow = 0i32;
+        let mut h = heap_max + 1;
+        while h < HEAP_SIZE {
+            let n = self.heap[h];
+            let t = match which {
+                Which::L => &mut self.ltree,
+                Which::D => &mut self.dtree,
+                Which::Bl => &mut self.bltree,
+            };
+            let mut bits = usize::from(t.len[usize::from(t.dad[n])]) + 1;
+            if bits > max_length {
+                bits = max_length;
+                overflow += 1;
+            }
+            t.len[n] = bits as u16;
+            h += 1;
+            if n > max_code {
+                continue;
+            }
+            self.bl_count[bits] += 1;
+            let xbits = if n >= desc.extra_base {
+                usize::from(desc.extra[n - desc.extra_base])
+            } else {
+                0
+            };
+            let f = u64::from(t.freq[n]);
+            self.opt_len = self.opt_len.wrapping_add(f * (bits + xbits) as u64);
+            if let Some(sl) = desc.static_len {
+                self.static_len = self
+                    .static_len
+                    .wrapping_add(f * (u64::from(sl(n)) + xbits as u64));
+            }
+        }
+        if overflow == 0 {
+            return;
+        }
+        loop {
+            let mut bits = max_length - 1;
+            while self.bl_count[bits] == 0 {
+                bits -= 1;
+            }
+            self.bl_count[bits] -= 1;
+            self.bl_count[bits + 1] += 2;
+            self.bl_count[max_length] -= 1;
+            overflow -= 2;
+            if overflow <= 0 {
+                break;
+            }
+        }
+        let mut h = HEAP_SIZE;
+        let mut bits = max_length;
+        while bits != 0 {
+            let mut n = usize::from(self.bl_count[bits]);
+            while n != 0 {
+                h -= 1;
+                let m = self.heap[h];
+                if m > max_code {
+                    continue;
+                }
+                let t = match which {
+                    Which::L => &mut self.ltree,
+                    Which::D => &mut self.dtree,
+                    Which::Bl => &mut self.bltree,
+                };
+                if usize::from(t.len[m]) != bits {
+                    let delta = (bits as i64 - i64::from(t.len[m])) * i64::from(t.freq[m]);
+                    self.opt_len = self.opt_len.wrapping_add(delta as u64);
+                    t.len[m] = bits as u16;
+                }
+                n -= 1;
+            }
+            bits -= 1;
+        }
+    }
+
+    fn gen_codes(&mut self, which: Which, max_code: usize) {
+        let mut next_code = [0u16; MAX_BITS + 1];
+        let mut code: u32 = 0;
+        for bits in 1..=MAX_BITS {
+            code = (code + u32::from(self.bl_count[bits - 1])) << 1;
+            next_code[bits] = code as u16;
+        }
+        let t = self.tree(which);
+        for n in 0..=max_code {
+            let len = usize::from(t.len[n]);
+            if len == 0 {
+                continue;
+            }
+            t.code[n] = bi_reverse(u32::from(next_code[len]), len as u32) as u16;
+            next_code[len] = next_code[len].wrapping_add(1);
+        }
+    }
+
+    /// `scan_tree`: bit-length-tree frequencies for the run-length coded lengths.
+    fn scan_tree(&mut self, which: Which) {
+        let (max_code, lens) = {
+            let t = self.tree(which);
+            (t.max_code, t.len.clone())
+        };
+        let len_at = |n: usize| -> i32 {
+            if n == max_code + 1 {
+                0xFFFF
+            } else {
+                i32::from(lens[n])
+            }
+        };
+        let mut prevlen: i32 = -1;
+        let mut nextlen = len_at(0);
+        let mut count = 0;
+        let (mut max_count, mut min_count) = if nextlen == 0 { (138, 3) } else { (7, 4) };
+        let bl = &mut self.bltree.freq;
+        for n in 0..=max_code {
+            let curlen = nextlen;
+            nextlen = len_at(n + 1);
+            count += 1;
+            if count < max_count && curlen == nextlen {
+                continue;
+            } else if count < min_count {
+                bl[curlen as usize] += count;
+            } else if curlen != 0 {
+                if curlen != prevlen {
+                    bl[curlen as usize] += 1;
+                }
+                bl[REP_3_6] += 1;
+            } else if count <= 10 {
+                bl[REPZ_3_10] += 1;
+            } else {
+                bl[REPZ_11_138] += 1;
+            }
+            count = 0;
+            prevlen = curlen;
+            (max_count, min_count) = if nextlen == 0 {
+                (138, 3)
+            } else if curlen == nextlen {
+                (6, 3)
+            } else {
+                (7, 4)
+            };
+        }
+    }
+
+    fn send_code(&self, bits: &mut Bits<'_>, c: usize, which: Which) {
+        let t = match which {
+            Which::L => &self.ltree,
+            Which::D => &self.dtree,
+            Which::Bl => &self.bltree,
+        };
+        bits.send(u32::from(t.code[c]), u32::from(t.len[c]));
+    }
+
+    fn send_tree(&self, bits: &mut Bits<'_>, which: Which, max_code: usize) {
+        let lens = match which {
+            Which::L => &self.ltree.len,
+            Which::D => &self.dtree.len,
+            Which::Bl => &self.bltree.len,
+        };
+        let len_at = |n: usize| -> i32 {
+            if n == max_code + 1 {
+                0xFFFF
+            } else {
+                i32::from(lens[n])
+            }
+        };
+        let mut prevlen: i32 = -1;
+        let mut nextlen = len_at(0);
+        let mut count: u32 = 0;
+        let (mut max_count, mut min_count) = if nextlen == 0 { (138, 3) } else { (7, 4) };
+        for n in 0..=max_code {
+            let curlen = nextlen;
+            nextlen = len_at(n + 1);
+            count += 1;
+            if count < max_count && curlen == nextlen {
+                continue;
+            } else if count < min_count {
+                while count != 0 {
+                    self.send_code(bits, curlen as usize, Which::Bl);
+                    count -= 1;
+                }
+            } else if curlen != 0 {
+                if curlen != prevlen {
+                    self.send_code(bits, curlen as usize, Which::Bl);
+                    count -= 1;
+                }
+                self.send_code(bits, REP_3_6, Which::Bl);
+                bits.send(count - 3, 2);
+            } else if count <= 10 {
+                self.send_code(bits, REPZ_3_10, Which::Bl);
+                bits.send(count - 3, 3);
+            } else {
+                self.send_code(bits, REPZ_11_138, Which::Bl);
+                bits.send(count - 11, 7);
+            }
+            count = 0;
+            prevlen = curlen;
+            (max_count, min_count) = if nextlen == 0 {
+                (138, 3)
+            } else if curlen == nextlen {
+                (6, 3)
+            } else {
+                (7, 4)
+            };
+        }
+    }
+
+    fn build_bl_tree(&mut self) -> usize {
+        self.scan_tree(Which::L);
+        self.scan_tree(Which::D);
+        self.build_tree(Which::Bl, &BL_DESC);
+        let mut max_blindex = BL_CODES - 1;
+        while max_blindex >= 3 {
+            if self.bltree.len[BL_ORDER[max_blindex]] != 0 {
+                break;
+            }
+            max_blindex -= 1;
+        }
+        self.opt_len = self
+            .opt_len
+            .wrapping_add(3 * (max_blindex as u64 + 1) + 5 + 5 + 4);
+        max_blindex
+    }
+
+    fn compress_block(&self, bits: &mut Bits<'_>, fixed: bool) {
+        let send = |bits: &mut Bits<'_>, c: usize, dist: bool| {
+            if fixed {
+                if dist {
+                    bits.send(bi_reverse(c as u32, 5), 5);
+                } else {
+                    let (code, len) = static_lcode(c);
+                    bits.send(code, len);
+                }
+            } else {
+                self.send_code(bits, c, if dist { Which::D } else { Which::L });
+            }
+        };
+        for &(dist, lc) in &self.syms {
+            if dist == 0 {
+                send(bits, usize::from(lc), false);
+            } else {
+                let lc = usize::from(lc);
+                let code = length_code(lc);
+                send(bits, code + LITERALS + 1, false);
+                let extra = u32::from(EXTRA_LBITS[code]);
+                if extra != 0 {
+                    bits.send((lc - usize::from(BASE_LENGTH[code])) as u32, extra);
+                }
+                let d = usize::from(dist) - 1;
+                let code = dist_code(d);
+                send(bits, code, true);
+                let extra = u32::from(EXTRA_DBITS[code]);
+                if extra != 0 {
+                    bits.send((d - usize::from(BASE_DIST[code])) as u32, extra);
+                }
+            }
+        }
+        send(bits, END_BLOCK, false);
+    }
+
+    /// `_tr_flush_block` for the window bytes `start..end`.
+    fn flush_block(&mut self, start: usize, end: usize, last: bool, bits: &mut Bits<'_>) {
+        let stored_len = end - start;
+        self.build_tree(Which::L, &L_DESC);
+        self.build_tree(Which::D, &D_DESC);
+        let max_blindex = self.build_bl_tree();
+        let mut opt_lenb = (self.opt_len.wrapping_add(3 + 7)) >> 3;
+        let static_lenb = (self.static_len.wrapping_add(3 + 7)) >> 3;
+        if static_lenb <= opt_lenb {
+            opt_lenb = static_lenb;
+        }
+        let last_bit = u32::from(last);
+        if stored_len as u64 + 4 <= opt_lenb {
+            bits.send(last_bit, 3);
+            bits.windup();
+            let len = stored_len as u16;
+            bits.out.extend_from_slice(&len.to_le_bytes());
+            bits.out.extend_from_slice(&(!len).to_le_bytes());
+            bits.out
+                .extend_from_slice(self.window.get(start..end).unwrap_or_default());
+        } else if static_lenb == opt_lenb {
+            bits.send((1 << 1) + last_bit, 3);
+            self.compress_block(bits, true);
+        } else {
+            bits.send((2 << 1) + last_bit, 3);
+            let lcodes = self.ltree.max_code + 1;
+            let dcodes = self.dtree.max_code + 1;
+            let blcodes = max_blindex + 1;
+            bits.send((lcodes - 257) as u32, 5);
+            bits.send((dcodes - 1) as u32, 5);
+            bits.send((blcodes - 4) as u32, 4);
+            for &i in BL_ORDER.iter().take(blcodes) {
+                bits.send(u32::from(self.bltree.len[i]), 3);
+            }
+            self.send_tree(bits, Which::L, lcodes - 1);
+            self.send_tree(bits, Which::D, dcodes - 1);
+            self.compress_block(bits, false);
+        }
+        self.init_block();
+        if last {
+            bits.windup();
+        }
+    }
+}
+
+/// Code and length of literal/length symbol `c` in the static tree.
+fn static_lcode(c: usize) -> (u32, u32) {
+    // gen_codes over the static lengths: 7-bit codes start at 0 (256..=279),
+    // 8-bit at 0x30 (0..=143) and 0xC0 (280..=287), 9-bit at 0x190 (144..=255).
+    let (code, len) = match c {
+        0..=143 => (0x30 + c as u32, 8),
+        144..=255 => (0x190 + (c - 144) as u32, 9),
+        256..=279 => ((c - 256) as u32, 7),
+        _ => (0xC0 + (c - 280) as u32, 8),
+    };
+    (bi_reverse(code, len), len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read as _;
+
+    fn z9(data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        assert!(Deflate9::default().compress(data, &mut out));
+        out
+    }
+
+    fn inflate(z: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        flate2::read::ZlibDecoder::new(z)
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    }
+
+    // Expected bytes from CPython 3.11 with zlib 1.2.13: zlib.compress(x, 9).hex()
+    #[test]
+    fn small_inputs_match_madler_zlib() {
+        assert_eq!(hex(&z9(b"")), "78da030000000001");
+        assert_eq!(hex(&z9(b"\x05\x00\x00\x00\x00")), "78da6365000200001e0006");
+    }
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    /// testdata/zlib9.json: 221 inputs (sessions, low-entropy and random bytes,
+    /// multi-block, stored-block and far-match cases up to 65 000 bytes) with
+    /// Python's `zlib.compress(x, 9)`; made by scripts/gen_zlib9_vectors.py.
+    #[test]
+    fn matches_python_zlib_on_generated_inputs() {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/zlib9.json");
+        let text = std::fs::read_to_string(path).unwrap();
+        let root: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let cases = root["cases"].as_array().unwrap();
+        assert!(cases.len() > 200);
+        let mut d = Deflate9::default();
+        let mut bad = Vec::new();
+        for (i, case) in cases.iter().enumerate() {
+            let input = b64.decode(case["input"].as_str().unwrap()).unwrap();
+            let expected = b64.decode(case["zlib9"].as_str().unwrap()).unwrap();
+            let mut out = Vec::new();
+            assert!(d.compress(&input, &mut out));
+            if out != expected {
+                bad.push((i, input.len()));
+            }
+        }
+        assert!(
+            bad.is_empty(),
+            "differs from zlib 1.2.13 on (case, len): {bad:?}"
+        );
+    }
+
+    #[test]
+    fn output_inflates_back() {
+        let mut data = Vec::new();
+        for i in 0..40_000u32 {
+            data.extend_from_slice(format!("{} ", i % 977 * 31).as_bytes());
+            if data.len() > 60_000 {
+                break;
+            }
+        }
+        for n in [0, 1, 2, 3, 4, 100, 1000, 20_000, data.len()] {
+            let slice = &data[..n];
+            assert_eq!(inflate(&z9(slice)), slice, "n={n}");
+        }
+        // reuse of the state gives the same bytes
+        let mut d = Deflate9::default();
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        d.compress(&data, &mut a);
+        d.compress(&data, &mut b);
+        assert_eq!(a, b);
+    }
+}

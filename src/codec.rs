@@ -188,7 +188,7 @@ impl Codec {
             Some(v) => b.keys = Some(KeyRing::parse(v)),
             None => b.keys = Some(Err(Error::NoSecretKeys)),
         }
-        b.bson_mode = options.get_bool("bson_compress_jwt_payload", true)?;
+        b.bson_mode = Some(options.get_bool("bson_compress_jwt_payload", true)?);
         b.read_original = options.get_bool("read_original_format", false)?;
         b.write_original = options.get_bool("write_original_format", false)?;
         b.validate_key = options
@@ -367,8 +367,7 @@ fn parse_number<T: std::str::FromStr>(option: &str, value: &str) -> Result<T> {
 #[must_use]
 pub struct CodecBuilder {
     keys: Option<Result<KeyRing>>,
-    bson_mode_set: bool,
-    bson_mode: bool,
+    bson_mode: Option<bool>,
     read_original: bool,
     write_original: bool,
     validate_key: Option<SecretKey>,
@@ -407,8 +406,7 @@ impl CodecBuilder {
 
     /// BSON mode (`bson_compress_jwt_payload`). The default is `true`.
     pub fn bson_payload(mut self, on: bool) -> Self {
-        self.bson_mode_set = true;
-        self.bson_mode = on;
+        self.bson_mode = Some(on);
         self
     }
 
@@ -483,11 +481,7 @@ impl CodecBuilder {
     /// positive multiple of 8.
     pub fn build(self) -> Result<Codec> {
         let keys = self.keys.unwrap_or(Err(Error::NoSecretKeys))?;
-        let bson_mode = if self.bson_mode_set {
-            self.bson_mode
-        } else {
-            true
-        };
+        let bson_mode = self.bson_mode.unwrap_or(true);
         let nonce_bits = if self.nonce_bits == 0 {
             128
         } else {

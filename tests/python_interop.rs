@@ -30,7 +30,9 @@ impl Gen {
             "\u{1}", "/", "<", "日本", "ٱ", "$", ".", "_id",
         ];
         let n = self.below(12);
-        (0..n).map(|_| PIECES[self.below(PIECES.len() as u64) as usize]).collect()
+        (0..n)
+            .map(|_| PIECES[self.below(PIECES.len() as u64) as usize])
+            .collect()
     }
     fn double(&mut self) -> f64 {
         match self.below(10) {
@@ -43,7 +45,7 @@ impl Gen {
             6 => 1.5e-7,
             7 => f64::from_bits(self.next()).clamp(-1e308, 1e308),
             8 => (self.next() % 1_000_000) as f64 / 1000.0,
-            _ => -(self.next() % 10_000) as f64,
+            _ => -((self.next() % 10_000) as f64),
         }
         .clamp(f64::MIN, f64::MAX)
     }
@@ -60,7 +62,11 @@ impl Gen {
             3 => Bson::Double(self.double()),
             4 => Bson::Boolean(self.below(2) == 0),
             5 => Bson::Null,
-            6 => Bson::Array((0..self.below(4)).map(|_| self.value(depth + 1, bson_mode)).collect()),
+            6 => Bson::Array(
+                (0..self.below(4))
+                    .map(|_| self.value(depth + 1, bson_mode))
+                    .collect(),
+            ),
             7 => Bson::Document(self.document(depth + 1, bson_mode)),
             8 => Bson::Binary(bson::Binary {
                 subtype: BinarySubtype::Generic,
@@ -70,7 +76,11 @@ impl Gen {
                 (self.next() % 315_000_000_000_000) as i64 - 62_000_000_000_000,
             )),
             10 => Bson::Int64(self.below(100) as i64),
-            _ => Bson::ObjectId(ObjectId::from_bytes(self.next().to_be_bytes().repeat(2)[..12].try_into().unwrap())),
+            _ => Bson::ObjectId(ObjectId::from_bytes(
+                self.next().to_be_bytes().repeat(2)[..12]
+                    .try_into()
+                    .unwrap(),
+            )),
         }
     }
     fn document(&mut self, depth: u32, bson_mode: bool) -> Document {
@@ -83,7 +93,7 @@ impl Gen {
     }
 }
 
-fn codec(options: &Value) -> Codec {
+fn make_codec(options: &Value) -> Codec {
     let pairs = options
         .as_object()
         .unwrap()
@@ -104,15 +114,15 @@ fn run_interop(bson_mode: bool, seed: u64, count: usize) {
         "jwt_secret_keys": "interop-old-key-0123456789",
         "bson_compress_jwt_payload": if bson_mode { "true" } else { "false" },
     });
-    let codec = codec(&options);
-    let old_codec = codec(&old_key_options);
-    let mut gen = Gen(seed);
+    let codec = make_codec(&options);
+    let old_codec = make_codec(&old_key_options);
+    let mut rng = Gen(seed);
     let mut identical = 0;
     for i in 0..count {
-        let mut session = gen.document(0, bson_mode);
+        let mut session = rng.document(0, bson_mode);
         if i % 3 == 0 {
             // `_id` not first: BSON mode must move it first, JSON mode keeps order
-            session.insert("_id", format!("{:032x}", gen.next()));
+            session.insert("_id", format!("{:032x}", rng.next()));
         }
         let session_text = ejson::to_canonical_string(&session);
 
@@ -133,7 +143,10 @@ fn run_interop(bson_mode: bool, seed: u64, count: usize) {
         if py_cookie == cookie {
             identical += 1;
         } else {
-            assert!(bson_mode, "JSON-mode cookies must be byte-identical:\n{py_cookie}\n{cookie}");
+            assert!(
+                bson_mode,
+                "JSON-mode cookies must be byte-identical:\n{py_cookie}\n{cookie}"
+            );
         }
 
         // A cookie signed with the old key (second in the list) verifies with index 1.
@@ -141,8 +154,13 @@ fn run_interop(bson_mode: bool, seed: u64, count: usize) {
         assert_eq!(codec.decode(&old_cookie).unwrap().key_index, Some(1));
         assert!(py.decode(&options, &old_cookie).is_ok());
     }
-    eprintln!("{identical}/{count} cookies byte-identical to the reference (bson_mode={bson_mode})");
-    assert_eq!(identical, count, "zlib-rs output should equal madler zlib's");
+    eprintln!(
+        "{identical}/{count} cookies byte-identical to the reference (bson_mode={bson_mode})"
+    );
+    assert_eq!(
+        identical, count,
+        "zlib-rs output should equal madler zlib's"
+    );
 }
 
 #[test]

@@ -403,6 +403,35 @@ impl SessionConfig {
         Ok(s)
     }
 
+    /// Defers loading to the first access, as Beaker's `SessionObject` does: a
+    /// request that never touches its session never decodes the cookie and never
+    /// fails because of it (unless `reissue_cookies` needs to look, in which case
+    /// a failure just means nothing is re-issued).
+    ///
+    /// ```
+    /// use beaker_session_jwt::{Codec, SessionConfig};
+    /// use http::{HeaderMap, header::COOKIE};
+    ///
+    /// let codec = Codec::builder().secret_keys(["k-0123456789abcdef"]).build()?;
+    /// let config = SessionConfig::builder(codec).invalidate_corrupt(false).build()?;
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert(COOKIE, "beaker.session.id=garbage".parse().unwrap());
+    ///
+    /// let mut untouched = config.load_lazy(&headers);
+    /// assert!(untouched.finish()?.is_none()); // never loaded, no error
+    ///
+    /// let mut touched = config.load_lazy(&headers);
+    /// assert!(touched.get().is_err()); // the first access reports the bad cookie
+    /// # Ok::<(), beaker_session_jwt::Error>(())
+    /// ```
+    pub fn load_lazy(&self, headers: &HeaderMap) -> LazySession {
+        LazySession {
+            config: self.clone(),
+            header: cookies::cookie_header_string(headers),
+            session: None,
+        }
+    }
+
     /// A new, empty session, as for a request without a cookie.
     pub fn new_session(&self) -> Session {
         self.0.metrics.record_no_cookie();
@@ -652,6 +681,68 @@ impl SessionConfigBuilder {
             ids: self.ids,
             metrics,
         })))
+    }
+}
+
+// ------------------------------------------------------------------------- lazy
+
+/// A session loaded on first access ([`SessionConfig::load_lazy`]).
+#[derive(Debug)]
+pub struct LazySession {
+    config: SessionConfig,
+    header: Option<String>,
+    session: Option<Session>,
+}
+
+impl LazySession {
+    /// The session, loaded now if it was not yet; loading counts as an access.
+    ///
+    /// # Errors
+    /// As [`SessionConfig::load`]; a failed load is retried on the next call, as
+    /// Beaker's `SessionObject` does.
+    pub fn get(&mut self) -> Result<&mut Session> {
+        let session = match self.session.take() {
+            Some(s) => s,
+            None => self.config.load_cookie_header(self.header.as_deref())?,
+        };
+        session.touch();
+        Ok(self.session.insert(session))
+    }
+
+    /// Whether the session was loaded (accessed).
+    pub fn is_loaded(&self) -> bool {
+        self.session.is_some()
+    }
+
+    /// The session, if it was loaded.
+    pub fn into_session(self) -> Option<Session> {
+        self.session
+    }
+
+    /// [`Session::finish`] for a loaded session. An unloaded one writes nothing,
+    /// except that with `reissue_cookies` a cookie verified by an old key or read in
+    /// the original format is loaded and written back in the current key and
+    /// format; if that load fails, nothing is written and no error is reported (the
+    /// application never asked for the session).
+    ///
+    /// # Errors
+    /// As [`Session::finish`].
+    pub fn finish(&mut self) -> Result<Option<HeaderValue>> {
+        if let Some(s) = &mut self.session {
+            return s.finish();
+        }
+        let c = &*self.config.0;
+        let has_cookie = self
+            .header
+            .as_deref()
+            .is_some_and(|h| cookies::find_session_cookie(h, &c.key).is_some());
+        if !c.reissue_cookies || !has_cookie {
+            return Ok(None);
+        }
+        match self.config.load_cookie_header(self.header.as_deref()) {
+            Ok(mut s) if s.needs_reissue() => s.finish(),
+            _ => Ok(None),
+        }
     }
 }
 
@@ -1108,6 +1199,43 @@ mod tests {
         assert_eq!(keys, ["_domain", "_path", "_id"]);
         assert_eq!(s.id(), Some("00000000000000000000000000000001"));
         assert_eq!(s.get("_domain"), Some(&Bson::String("example.com".into())));
+    }
+
+    #[test]
+    fn sessions_cross_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Session>();
+        send_sync::<SessionConfig>();
+        send_sync::<LazySession>();
+    }
+
+    #[test]
+    fn lazy_session_loads_on_first_access_only() {
+        let cfg = config(&[("invalidate_corrupt", "")]).unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::COOKIE,
+            HeaderValue::from_static("beaker.session.id=x.y.z"),
+        );
+        let mut lazy = cfg.load_lazy(&headers);
+        // reissue_cookies probes the cookie: it is rejected (and counted), no error
+        assert!(lazy.finish().unwrap().is_none());
+        assert!(!lazy.is_loaded());
+        assert_eq!(cfg.metrics().snapshot().rejected_total(), 1);
+        let quiet = config(&[("invalidate_corrupt", ""), ("reissue_cookies", "off")]).unwrap();
+        assert!(quiet.load_lazy(&headers).finish().unwrap().is_none());
+        assert_eq!(quiet.metrics().snapshot().rejected_total(), 0);
+        let mut lazy = cfg.load_lazy(&HeaderMap::new());
+        let s = lazy.get().unwrap();
+        assert!(s.is_new());
+        s.insert("a", 1);
+        s.save();
+        assert!(lazy.is_loaded());
+        let err = cfg.load_lazy(&headers).get().unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidHeader | Error::MalformedToken),
+            "{err}"
+        );
     }
 
     #[test]

@@ -403,6 +403,59 @@ def canonical_after_roundtrip(text):
         return {"error": f"{type(exc).__name__}: {exc}"}
 
 
+def random_decimal128():
+    while True:
+        try:
+            d = Decimal128.from_bid(rng.getrandbits(128).to_bytes(16, "little"))
+            str(d)
+            return d
+        except Exception:  # noqa: BLE001 - non-canonical encodings Python refuses
+            if rng.random() < 0.5:
+                return Decimal128("%d.%dE%d" % (rng.randrange(10**12), rng.randrange(100),
+                                                rng.randrange(-50, 50)))
+
+
+def random_bson(depth):
+    r = rng.random()
+    if depth > 0 and r < 0.15:
+        return [random_bson(depth - 1) for _ in range(rng.randrange(0, 4))]
+    if depth > 0 and r < 0.3:
+        # (no NUL in nested keys: bson.encode refuses them, from_str does not check)
+        return {random_str().replace("\x00", ""): random_bson(depth - 1)
+                for _ in range(rng.randrange(0, 4))}
+    kind = rng.randrange(14)
+    if kind == 0:
+        return rng.choice([rng.randrange(-2**31, 2**31), rng.randrange(-2**63, 2**63)])
+    if kind == 1:
+        return Int64(rng.randrange(-2**63, 2**63))
+    if kind == 2:
+        return random_float()
+    if kind == 3:
+        return random_str()
+    if kind == 4:
+        ms = rng.randrange(-62135596800000, 253402300799999)
+        return datetime.datetime(1970, 1, 1) + datetime.timedelta(milliseconds=ms)
+    if kind == 5:
+        data = bytes(rng.getrandbits(8) for _ in range(rng.randrange(0, 20)))
+        st = rng.choice([0, 0, 1, 2, 3, 5, 6, 7, 8, 9, 0x80, 0xFF])
+        return data if st == 0 else Binary(data, st)
+    if kind == 6:
+        return ObjectId(bytes(rng.getrandbits(8) for _ in range(12)))
+    if kind == 7:
+        return random_decimal128()
+    if kind == 8:
+        return Regex(random_str().replace("\x00", ""), "".join(rng.sample("ilmsux", rng.randrange(0, 7))))
+    if kind == 9:
+        return Timestamp(rng.randrange(2**32), rng.randrange(2**32))
+    if kind == 10:
+        return Code(random_str()) if rng.random() < 0.5 else Code(random_str(), {"a": random_bson(1)})
+    if kind == 11:
+        return rng.choice([MinKey(), MaxKey(), None, True, False])
+    if kind == 12:
+        return DBRef(random_str(), random_bson(0), rng.choice([None, "db"]))
+    return Binary(bytes(rng.getrandbits(8) for _ in range(16)), 4)
+
+
 def ejson_inputs():
     out = []
 
@@ -441,6 +494,8 @@ def ejson_inputs():
     }
     for k, v in values.items():
         add(f"type:{k}", ejson_text({k: v}))
+    for i in range(120):
+        add(f"random:{i}", ejson_text({random_str(): random_bson(3) for _ in range(rng.randrange(1, 6))}))
     add("type:all", ejson_text(values))
     add("type:_id-not-first", ejson_text({"a": 1, "_id": ObjectId("5f2b3c4d5e6f708192a3b4c5"), "b": 2}))
     # relaxed and legacy inputs, odd spellings
@@ -485,6 +540,7 @@ def ejson_inputs():
               '{"a": {"b": {"$numberLong": "7"}}, "l": [{"$numberInt": "1"}, {"$date": {"$numberLong": "0"}}]}',
               '{"a": 1, "a": 2}', '{"_id": 1, "x": {"_id": 2, "y": 3}}', '{"$numberInt": "1"}',
               '[1, 2]', '"str"', '{"a": NaN, "b": Infinity}', '{"a": "\\ud800"}', '{"a": }', '',
+              '{"$ref": "c", "$id": 1}', '{"$id": 1, "x": {"$ref": "c"}}', '{"$ref": 1, "$id": 1}',
               '{"\\u0000": 1}', '{"e\\u0301": "\\ud83d\\ude00"}']:
         add(f"text:{t[:60]}", t)
     return out

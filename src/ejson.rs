@@ -319,6 +319,16 @@ fn decimal128_to_string(d: &Decimal128) -> String {
 /// ```
 pub fn from_str(text: &str) -> Result<Document> {
     match pyjson::loads_str(text, MAX_DEPTH)? {
+        // json_util turns such an object into a DBRef, which is not a dict.
+        Bson::Document(d)
+            if d.keys()
+                .find(|k| WRAPPERS.contains(&k.as_str()))
+                .map(String::as_str)
+                == Some("$ref")
+                && is_dbref(&d) =>
+        {
+            Err(bad("top level is a DBRef, not a document"))
+        }
         Bson::Document(d) => match convert_doc(d)? {
             Bson::Document(d) => Ok(d),
             _ => Err(bad("top level is a type wrapper, not a document")),

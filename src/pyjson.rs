@@ -991,6 +991,29 @@ mod tests {
         ));
     }
 
+    /// Rough timing, for `cargo test --release --lib pyjson::tests::timing -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "timing, not a check"]
+    fn timing() {
+        let claims = br#"{"_id":"3f2a9c1e8b7d4e6fa0b1c2d3e4f50617","_creation_time":1718000000.123456,"_accessed_time":1718000321.5,"user_id":42,"roles":["admin","editor"],"csrf":"c0ffee","flags":{"beta":true}}"#;
+        let doc = match loads(claims, 200) {
+            Ok(Bson::Document(d)) => d,
+            other => panic!("{other:?}"),
+        };
+        let n = 200_000;
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(loads(std::hint::black_box(claims), 200).ok());
+        }
+        let l = t.elapsed().as_nanos() / n;
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(dumps_claims(std::hint::black_box(&doc)).ok());
+        }
+        let d = t.elapsed().as_nanos() / n;
+        println!("{} bytes: loads {l} ns, dumps_claims {d} ns", claims.len());
+    }
+
     mod props {
         use super::*;
         use proptest::prelude::*;

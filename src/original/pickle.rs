@@ -27,9 +27,6 @@
 //! [`dumps`] writes `pickle.dumps(session, 2)` as Python 3 does, loadable by
 //! Python 2 and Python 3 Beaker.
 
-// TEMPORARY: until src/original/mod.rs calls loads/to_session/dumps.
-#![allow(dead_code)]
-
 use std::collections::{HashMap, HashSet};
 
 use bson::spec::BinarySubtype;

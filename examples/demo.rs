@@ -130,6 +130,38 @@ async fn metrics(State(config): State<SessionConfig>) -> Json<serde_json::Value>
     }))
 }
 
+/// Prints the layer's warnings (rejected cookies) and errors to stderr. A real app
+/// would use `tracing-subscriber`; this keeps the demo free of extra dependencies.
+struct StderrLog;
+
+impl tracing::Subscriber for StderrLog {
+    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        *metadata.level() <= tracing::Level::WARN
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        struct Line(String);
+        impl tracing::field::Visit for Line {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.0.push_str(&format!(" {value:?}"));
+                } else {
+                    self.0.push_str(&format!(" {}={value:?}", field.name()));
+                }
+            }
+        }
+        let mut line = Line(format!("demo: {}", event.metadata().level()));
+        event.record(&mut line);
+        eprintln!("{}", line.0);
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
 /// The demo's routes on a session configuration.
 fn app(config: SessionConfig) -> Router {
     Router::new()
@@ -142,6 +174,8 @@ fn app(config: SessionConfig) -> Router {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
+    // only fails if a global subscriber is already set, which cannot happen here
+    let _ = tracing::subscriber::set_global_default(StderrLog);
     let args = match parse_args() {
         Ok(a) => a,
         Err(msg) => {

@@ -34,6 +34,7 @@ pub fn demo_executable() -> PathBuf {
         .current_dir(manifest)
         .args([
             "build",
+            "--locked",
             "--example",
             "demo",
             "--message-format=json",

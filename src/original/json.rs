@@ -191,4 +191,18 @@ mod tests {
             Err(Error::InvalidJson(_))
         ));
     }
+
+    #[test]
+    fn nul_in_key_only_refused_in_bson_mode() {
+        let data = zlib(br#"{"a\u0000b": 1, "n": {"x\u0000": 2}}"#);
+        let limits = Limits::default();
+        let doc = loads_session(&data, &[], false, &limits).unwrap();
+        assert_eq!(doc.keys().collect::<Vec<_>>(), ["a\0b", "n"]);
+        match loads_session(&data, &[], true, &limits) {
+            Err(Error::Unconvertible { keys, .. }) => assert_eq!(keys, ["a\0b", "n"]),
+            other => panic!("{other:?}"),
+        }
+        let doc = loads_session(&data, &["a\0b".into(), "n".into()], true, &limits).unwrap();
+        assert!(doc.is_empty());
+    }
 }

@@ -59,15 +59,8 @@ fn load_pickle(
     bson_mode: bool,
     limits: &Limits,
 ) -> Result<Document> {
-    // TEMPORARY until pickle.rs lands: pickle::loads + pickle::to_session
-    let _ = (data, cfg, bson_mode, limits);
-    Err(Error::Pickle("pickle reader not available yet".into()))
-}
-
-fn dump_pickle(session: &Document) -> Result<Vec<u8>> {
-    // TEMPORARY until pickle.rs lands: pickle::dumps
-    let _ = session;
-    Err(Error::Pickle("pickle writer not available yet".into()))
+    let value = pickle::loads(data, limits)?;
+    pickle::to_session(value, &cfg.remove_keys, bson_mode)
 }
 
 /// Writes a session in the original format: `hex(HMAC-SHA1) ++ b64(serialized)`, or
@@ -78,7 +71,7 @@ fn dump_pickle(session: &Document) -> Result<Vec<u8>> {
 /// [`Error::InvalidOption`] for non-ASCII keys with encryption, [`Error::Encrypt`].
 pub(crate) fn encode(session: &Document, cfg: &OriginalFormat) -> Result<String> {
     let data = match cfg.serializer {
-        DataSerializer::Pickle => dump_pickle(session)?,
+        DataSerializer::Pickle => pickle::dumps(session)?,
         DataSerializer::Json => json::dumps(session)?,
     };
     let validate_key = cfg.validate_key.bytes();

@@ -254,6 +254,7 @@ def run(fleet):
     for _ in range(2):
         fleet.step(old, "original", o1)
     saved["original"] = fleet.cookie()
+    fleet.same_session_everywhere([old])  # records the session's _id
 
     print("== phase B: Rust joins; it reads the original format and writes it for old Python")
     rust = fleet.start("rust", "migrate-1-original.ini")

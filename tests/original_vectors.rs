@@ -173,3 +173,101 @@ fn empty_and_quote_only_values_are_empty_original_values() {
         );
     }
 }
+
+mod totality {
+    //! Any input gives a session or a typed error, never a panic, including inputs that
+    //! pass the signature check (so the base64, decryption, zlib, json and pickle
+    //! readers all see arbitrary data).
+    use base64::Engine as _;
+    use beaker_session_jwt::{BeakerOptions, Codec};
+    use hmac::{Hmac, Mac};
+    use proptest::prelude::*;
+    use sha1::Sha1;
+    use std::io::Write as _;
+
+    const VALIDATE_KEY: &str = "legacy-validate-a95ebc7b300c338fa11c826a";
+
+    fn sign(body: &str) -> String {
+        let mut mac = <Hmac<Sha1> as Mac>::new_from_slice(VALIDATE_KEY.as_bytes()).unwrap();
+        mac.update(body.as_bytes());
+        let tag = mac.finalize().into_bytes();
+        let hex: String = tag.iter().map(|b| format!("{b:02x}")).collect();
+        hex + body
+    }
+
+    fn codecs() -> Vec<Codec> {
+        let mut out = Vec::new();
+        for serializer in ["pickle", "json"] {
+            for bson in ["true", "false"] {
+                for enc in [None, Some("cryptography"), Some("pycryptodome")] {
+                    let mut pairs = vec![
+                        ("jwt_secret_keys", "jwt-key"),
+                        ("read_original_format", "true"),
+                        ("bson_compress_jwt_payload", bson),
+                        ("original_format_validate_key", VALIDATE_KEY),
+                        ("original_format_data_serializer", serializer),
+                    ];
+                    if let Some(crypto) = enc {
+                        pairs.push(("original_format_encrypt_key", "encrypt-key"));
+                        pairs.push(("original_format_crypto_type", crypto));
+                        pairs.push(("original_format_encrypt_nonce_bits", "48"));
+                    }
+                    out.push(Codec::from_options(&BeakerOptions::from_pairs(pairs)).unwrap());
+                }
+            }
+        }
+        out
+    }
+
+    fn zlib(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(6));
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn arbitrary_values_are_total(value in ".{0,200}") {
+            for codec in codecs() {
+                let _ = codec.decode(&value);
+            }
+        }
+
+        #[test]
+        fn signed_arbitrary_bodies_are_total(body in "[A-Za-z0-9+/=\\-_ .\"é]{0,300}") {
+            let cookie = sign(&body);
+            for codec in codecs() {
+                let _ = codec.decode(&cookie);
+            }
+        }
+
+        #[test]
+        fn signed_arbitrary_payload_bytes_are_total(
+            data in proptest::collection::vec(any::<u8>(), 0..400),
+            pickle_like in any::<bool>(),
+        ) {
+            let mut bytes = data;
+            if pickle_like {
+                bytes.splice(0..0, [0x80, 2]);
+            }
+            let b64 = base64::engine::general_purpose::STANDARD;
+            for payload in [bytes.clone(), zlib(&bytes)] {
+                let cookie = sign(&b64.encode(&payload));
+                for codec in codecs() {
+                    let _ = codec.decode(&cookie);
+                }
+            }
+        }
+
+        #[test]
+        fn signed_json_texts_are_total(text in "[\\[\\]{}\",:0-9a-z.eE+\\-\\\\ \u{0}NaInfity]{0,200}") {
+            let b64 = base64::engine::general_purpose::STANDARD;
+            let cookie = sign(&b64.encode(zlib(text.as_bytes())));
+            for codec in codecs() {
+                let _ = codec.decode(&cookie);
+            }
+        }
+    }
+}

@@ -327,9 +327,11 @@ impl SessionConfig {
     ///
     /// # Errors
     /// Without `invalidate_corrupt`, the codec's error for a cookie it rejects;
-    /// always: [`Error::InvalidAccessedTime`] (with `timeout`),
-    /// [`Error::CookieTooLong`] and encoding errors, since Beaker re-encodes the
-    /// session as soon as it is loaded.
+    /// with `timeout`, [`Error::InvalidAccessedTime`]. (Beaker also re-encodes the
+    /// session as soon as it is loaded, so a loaded session too long to write back
+    /// fails there already; that encoding is only needed when no later cookie
+    /// replaces it, so here it waits for [`Session::finish`], which reports the
+    /// error instead.)
     pub fn load(&self, headers: &HeaderMap) -> Result<Session> {
         self.load_cookie_header(cookies::cookie_header_string(headers).as_deref())
     }
@@ -399,7 +401,10 @@ impl SessionConfig {
             }
         }
         s.accessed_dict = Some(s.data.clone());
-        s.create_cookie()?;
+        // Beaker encodes the session here already; that value is only sent when no
+        // later cookie replaces it (save_accessed_time off and no save()), so the
+        // encoding waits for finish().
+        s.create_cookie_deferred()?;
         Ok(s)
     }
 
@@ -823,7 +828,7 @@ pub struct Session {
     /// A `Domain` once set on Beaker's Morsel stays for the request.
     morsel_domain: Option<String>,
     /// The last cookie created during the request (`cookie_out`, `set_cookie`).
-    pending: Option<SetCookie>,
+    pending: Option<Pending>,
     origin: Option<CookieOrigin>,
     timed_out: bool,
     warning: Option<SessionWarning>,
@@ -1011,12 +1016,12 @@ impl Session {
         self.update_morsel_domain();
         // Beaker's _set_cookie_values: the value is the bare session id
         let value = self.data.get_str("_id").unwrap_or_default().to_owned();
-        self.pending = Some(SetCookie {
+        self.pending = Some(Pending::Ready(SetCookie {
             value,
             domain: self.morsel_domain.clone(),
             path: self.cookie_path(),
             expires: Some(past),
-        });
+        }));
         self.clear();
     }
 
@@ -1055,10 +1060,17 @@ impl Session {
         } else if c.save_accessed_time {
             self.save_accessed_only()?;
         }
-        let Some(pending) = &self.pending else {
-            return Ok(None);
+        let pending = match self.pending.take() {
+            None => return Ok(None),
+            Some(Pending::Ready(p)) => p,
+            Some(Pending::Deferred { snapshot, cookie }) => SetCookie {
+                value: encode_checked(&c.codec, &snapshot)?,
+                ..cookie
+            },
         };
-        let header = cookies::render_set_cookie(&c.key, pending, &c.flags)?;
+        let header = cookies::render_set_cookie(&c.key, &pending, &c.flags);
+        self.pending = Some(Pending::Ready(pending));
+        let header = header?;
         if self.needs_reissue() {
             c.metrics.record_reissued();
         }
@@ -1084,6 +1096,15 @@ impl Session {
 
     /// Beaker's `_create_cookie`.
     fn create_cookie(&mut self) -> Result<()> {
+        self.create_cookie_inner(false)
+    }
+
+    /// Beaker's `_create_cookie`, with the encoding left to [`finish`](Self::finish).
+    fn create_cookie_deferred(&mut self) -> Result<()> {
+        self.create_cookie_inner(true)
+    }
+
+    fn create_cookie_inner(&mut self, defer: bool) -> Result<()> {
         let config = self.config.clone();
         let c = &*config.0;
         let now = c.clock.now();
@@ -1095,21 +1116,50 @@ impl Session {
             self.data.insert("_id", id);
         }
         self.data.insert("_accessed_time", now);
-        let value = c.codec.encode(&self.data)?;
-        let len = value.chars().count();
-        if len > MAX_COOKIE_VALUE_LEN {
-            return Err(Error::CookieTooLong { len });
-        }
+        let value = if defer {
+            String::new()
+        } else {
+            encode_checked(&c.codec, &self.data)?
+        };
         let expires = self.expires.resolve(now)?;
         self.update_morsel_domain();
-        self.pending = Some(SetCookie {
+        let cookie = SetCookie {
             value,
             domain: self.morsel_domain.clone(),
             path: self.cookie_path(),
             expires,
+        };
+        self.pending = Some(if defer {
+            Pending::Deferred {
+                snapshot: self.data.clone(),
+                cookie,
+            }
+        } else {
+            Pending::Ready(cookie)
         });
         Ok(())
     }
+}
+
+/// The cookie created last during the request (Beaker's `cookie_out`).
+enum Pending {
+    Ready(SetCookie),
+    /// Created at load: everything but the encoded value, which is computed from
+    /// the snapshot only if this cookie is the one sent.
+    Deferred {
+        snapshot: Document,
+        cookie: SetCookie,
+    },
+}
+
+/// `_encrypt_data` plus `_create_cookie`'s length check.
+fn encode_checked(codec: &Codec, session: &Document) -> Result<String> {
+    let value = codec.encode(session)?;
+    let len = value.chars().count();
+    if len > MAX_COOKIE_VALUE_LEN {
+        return Err(Error::CookieTooLong { len });
+    }
+    Ok(value)
 }
 
 #[cfg(test)]
@@ -1236,6 +1286,32 @@ mod tests {
             matches!(err, Error::InvalidHeader | Error::MalformedToken),
             "{err}"
         );
+    }
+
+    #[test]
+    fn oversized_loaded_cookie_fails_at_finish_not_silently() {
+        // A signed cookie beyond 4064 characters (Beaker never writes one; another
+        // writer might): Beaker fails when re-encoding it at load, here at finish.
+        let mut x: u32 = 12345;
+        let noise: String = (0..4000)
+            .map(|_| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                char::from(b'a' + u8::try_from((x >> 16) % 26).unwrap())
+            })
+            .collect();
+        for extra in [&[][..], &[("save_accessed_time", "false")][..]] {
+            let cfg = config(extra).unwrap();
+            let value = cfg
+                .codec()
+                .encode(&bson::doc! { "blob": noise.clone() })
+                .unwrap();
+            assert!(value.len() > MAX_COOKIE_VALUE_LEN);
+            let mut s = cfg
+                .load_cookie_header(Some(&format!("beaker.session.id={value}")))
+                .unwrap();
+            s.touch();
+            assert!(matches!(s.finish(), Err(Error::CookieTooLong { .. })));
+        }
     }
 
     #[test]

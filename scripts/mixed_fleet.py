@@ -51,6 +51,15 @@ def ini_options(path):
     return dict(p.items("app:main"))
 
 
+def asbool(v):
+    return v.strip().lower() in ("true", "yes", "on", "y", "t", "1")
+
+
+def key_label(key):
+    """Names a test key in the output without printing it."""
+    return "key %s..." % key[:16]
+
+
 def jwt_keys(opts):
     return [k.strip() for k in opts.get("session.jwt_secret_keys", "").split(",") if k.strip()]
 
@@ -154,8 +163,16 @@ class Fleet:
             cmd = [self.python, "-W", "ignore::DeprecationWarning", os.path.join(HERE, "py_fleet_app.py"),
                    "--config", config, "--impl", impl, "--listen", "127.0.0.1:0", "--max-seconds", "120"]
         server = Server("%s(%s)" % (kind, ini), cmd)
+        server.kind = kind
+        server.options = ini_options(config)
         self.servers.append(server)
         return server
+
+    def replace(self, server, kind, ini):
+        """A rolling restart of one server: stop it, start its successor."""
+        server.stop()
+        self.servers.remove(server)
+        return self.start(kind, ini)
 
     def stop_all(self):
         for s in self.servers:
@@ -176,13 +193,16 @@ class Fleet:
             return e.code, e.read().decode("utf-8", "replace"), []
 
     # -------------------------------------------------------------- the checks
-    def step(self, server, expect_format, opts, note="", incoming_signer=None):
-        """GET / on one server; the counter must go up by one and the cookie come back
-        in the expected format: 'original' or ('jwt', key index)."""
-        if incoming_signer is not None:
-            signer = jwt_signer(self.cookie() or "", jwt_keys(opts))
-            self.check("the client holds a cookie signed with jwt_secret_keys[%d]" % incoming_signer,
-                       signer == incoming_signer, "signer %r" % signer)
+    def step(self, server, note="", incoming_key=None):
+        """GET / on one server: the counter must go up by one, and the cookie come back
+        in the format the server's own ini asks for: the original format signed with
+        its validate key (old Beaker, or write_original_format), else a JWT signed with
+        the first of its jwt_secret_keys. `incoming_key` checks, before the request,
+        which key signed the cookie the client sends."""
+        if incoming_key is not None:
+            held = self.cookie() or ""
+            self.check("the client sends a JWT signed with %s" % key_label(incoming_key),
+                       jwt_signer(held, [incoming_key]) == 0)
         self.counter += 1
         status, body, set_cookie = self.get(server, "/")
         want = "The current value is: %d" % self.counter
@@ -192,15 +212,16 @@ class Fleet:
         if cookie is None or not set_cookie:
             self.check("%s set a cookie" % server.label, False)
             return
-        if expect_format == "original":
-            vk = opts["session.original_format_validate_key"]
+        opts = server.options
+        if server.kind == "python-old" or asbool(opts.get("session.write_original_format", "false")):
+            vk = opts.get("session.original_format_validate_key") or opts["session.validate_key"]
             self.check("%s wrote the original format" % server.label, original_signed(cookie, vk),
                        cookie[:60])
         else:
-            keys = jwt_keys(opts)
-            signer = jwt_signer(cookie, keys) if cookie.startswith(JWT_HEADER) else None
-            self.check("%s wrote a JWT signed with jwt_secret_keys[%d]" % (server.label, expect_format[1]),
-                       signer == expect_format[1], "signer %r" % signer)
+            first = jwt_keys(opts)[0]
+            signer = jwt_signer(cookie, [first]) if cookie.startswith(JWT_HEADER) else None
+            self.check("%s wrote a JWT signed with %s" % (server.label, key_label(first)), signer == 0,
+                       cookie[:60])
 
     def same_session_everywhere(self, servers):
         """/session on every server shows the one session, with the counter, and the
@@ -243,67 +264,74 @@ class Fleet:
 
 
 def run(fleet):
-    o1 = ini_options(os.path.join(FLEET, "migrate-1-original.ini"))
-    o2 = ini_options(os.path.join(FLEET, "migrate-2-jwt.ini"))
-    o3 = ini_options(os.path.join(FLEET, "migrate-3-rotate.ini"))
-    o4 = ini_options(os.path.join(FLEET, "migrate-4-done.ini"))
+    key1 = jwt_keys(ini_options(os.path.join(FLEET, "migrate-2-jwt.ini")))[0]
     saved = {}
 
     print("== phase A: only old Python (Beaker CookieSession, original format)")
-    old = fleet.start("python-old", "migrate-1-original.ini")
+    py = fleet.start("python-old", "migrate-1-original.ini")
     for _ in range(2):
-        fleet.step(old, "original", o1)
+        fleet.step(py)
     saved["original"] = fleet.cookie()
-    fleet.same_session_everywhere([old])  # records the session's _id
+    fleet.same_session_everywhere([py])  # records the session's _id
 
     print("== phase B: Rust joins; it reads the original format and writes it for old Python")
     rust = fleet.start("rust", "migrate-1-original.ini")
-    for s in (rust, old, rust, old):
-        fleet.step(s, "original", o1)
-    fleet.same_session_everywhere([old, rust])
-    fleet.stop_all()
+    for s in (rust, py, rust, py):
+        fleet.step(s)
+    fleet.same_session_everywhere([py, rust])
 
-    print("== phase C: Python moves to beaker-session-jwt, still writing the original format")
-    new = fleet.start("python-jwt", "migrate-1-original.ini")
-    rust = fleet.start("rust", "migrate-1-original.ini")
-    for s in (new, rust, new, rust):
-        fleet.step(s, "original", o1)
-    fleet.same_session_everywhere([new, rust])
-    fleet.stop_all()
+    print("== phase C: Python moves to beaker-session-jwt (same ini), still writing the original format")
+    py = fleet.replace(py, "python-jwt", "migrate-1-original.ini")
+    for s in (py, rust, py, rust):
+        fleet.step(s)
+    fleet.same_session_everywhere([py, rust])
 
-    print("== phase D: both write JWTs (key 1); the original cookie is read and re-issued")
-    rust = fleet.start("rust", "migrate-2-jwt.ini")
-    new = fleet.start("python-jwt", "migrate-2-jwt.ini")
-    for s in (rust, new, rust, new):
-        fleet.step(s, ("jwt", 0), o2)
+    print("== phase D: both write JWTs; rolling restart, Rust first")
+    rust = fleet.replace(rust, "rust", "migrate-2-jwt.ini")
+    for s in (rust, py, rust, py):  # Rust writes JWTs, Python still the original format
+        fleet.step(s)
+    py = fleet.replace(py, "python-jwt", "migrate-2-jwt.ini")
+    for s in (py, rust, py, rust):
+        fleet.step(s)
     saved["key1"] = fleet.cookie()
-    fleet.same_session_everywhere([new, rust])
-    fleet.stop_all()
+    fleet.same_session_everywhere([py, rust])
 
-    print("== phase E: key rotation: key 2 signs, key 1 still verifies")
-    rust = fleet.start("rust", "migrate-3-rotate.ini")
-    new = fleet.start("python-jwt", "migrate-3-rotate.ini")
-    fleet.step(rust, ("jwt", 0), o3, " (old-key cookie re-issued with the new key)", incoming_signer=1)
-    for s in (new, rust, new):
-        fleet.step(s, ("jwt", 0), o3)
-    fleet.same_session_everywhere([new, rust])
-    fleet.stop_all()
+    print("== phase E: key rotation, rolling: the new key is first added for verifying only,")
+    print("   then listed first (it signs) while the old key still verifies")
+    rust = fleet.replace(rust, "rust", "migrate-3a-add-key.ini")
+    py = fleet.replace(py, "python-jwt", "migrate-3a-add-key.ini")
+    for s in (rust, py):
+        fleet.step(s)
+    rust = fleet.replace(rust, "rust", "migrate-3-rotate.ini")
+    fleet.step(rust, " (an old-key cookie re-issued with the new key)", incoming_key=key1)
+    for s in (py, rust):  # Python, not restarted yet, verifies the new key and still signs with the old
+        fleet.step(s)
+    py = fleet.replace(py, "python-jwt", "migrate-3-rotate.ini")
+    for s in (py, rust, py, rust):
+        fleet.step(s)
+    fleet.same_session_everywhere([py, rust])
 
-    print("== phase F: old key dropped, original format off")
-    rust = fleet.start("rust", "migrate-4-done.ini")
-    new = fleet.start("python-jwt", "migrate-4-done.ini")
-    for s in (new, rust, new, rust):
-        fleet.step(s, ("jwt", 0), o4)
-    fleet.same_session_everywhere([new, rust])
-    fleet.check("one session all along", len(fleet.ids_seen) == 1 and fleet.counter == 22,
+    print("== phase F: old key dropped, original format off (rolling)")
+    rust = fleet.replace(rust, "rust", "migrate-4-done.ini")
+    for s in (py, rust):
+        fleet.step(s)
+    py = fleet.replace(py, "python-jwt", "migrate-4-done.ini")
+    for s in (py, rust, py, rust):
+        fleet.step(s)
+    fleet.same_session_everywhere([py, rust])
+    fleet.check("one session all along", len(fleet.ids_seen) == 1 and fleet.counter == EXPECTED_STEPS,
                 "%d ids, counter %d" % (len(fleet.ids_seen), fleet.counter))
     # A client that slept through the rotation: its cookies are refused everywhere, and
     # refusal means a fresh session, never an error page.
-    for s in (rust, new):
+    for s in (rust, py):
         fleet.stale_cookie_is_a_new_session(s, saved["key1"], "cookie signed with the dropped key")
         fleet.stale_cookie_is_a_new_session(s, saved["original"], "original-format cookie")
         fleet.stale_cookie_is_a_new_session(s, saved["key1"][:-4] + "AAAA", "tampered cookie")
     fleet.stop_all()
+
+
+# requests to GET / in run(): 2 + 4 + 4 + 8 + 2 + 1 + 2 + 4 + 2 + 4
+EXPECTED_STEPS = 33
 
 
 def main():

@@ -12,8 +12,9 @@ serves until it is killed, its stdin closes, or --max-seconds pass.
 
 --impl picks the code a Python process of the fleet runs, with the same ini file:
   jwt            beaker-session-jwt: SessionMiddleware(app, config, session_class=JWTCookieSession)
-  beaker-cookie  "old Python" before the migration: plain Beaker, session.type = cookie
-                 (CookieSession, signed with session.validate_key; it ignores the jwt options)
+  beaker-cookie  "old Python" before the migration: plain Beaker, SessionMiddleware(app, config)
+                 with session.type = cookie in the ini (CookieSession, signed with
+                 session.validate_key; it ignores the jwt options)
 
 The app is the one of beaker-session-jwt's test.py (derived from Beaker's
 test_cookie_only.py): GET / increments session['value'], sets session['example_date'] to
@@ -80,8 +81,10 @@ def build_app(config, impl):
             sys.exit("beaker_session_jwt is not installed")
         # beaker-session-jwt's README: SessionMiddleware(app, config, session_class=...)
         return SessionMiddleware(simple_app, config, session_class=JWTCookieSession)
-    # Plain Beaker reads session.type from the config; old deployments set it there.
-    return SessionMiddleware(simple_app, config, type="cookie")
+    # Plain Beaker picks CookieSession from the ini's session.type, as old deployments do.
+    if config.get("session.type", config.get("beaker.session.type")) != "cookie":
+        sys.exit("--impl beaker-cookie needs session.type = cookie in the ini")
+    return SessionMiddleware(simple_app, config)
 
 
 class QuietHandler(WSGIRequestHandler):

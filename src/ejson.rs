@@ -34,8 +34,11 @@ use bson::{Binary, Bson, DateTime, Decimal128, Document, JavaScriptCodeWithScope
 use crate::error::{Error, Result};
 use crate::pyjson;
 
-/// Nesting limit of [`from_str`] (Python's own limit is about 1 000 levels).
-pub const MAX_DEPTH: usize = 900;
+/// Nesting limit of [`from_str`]: the codec's default
+/// ([`DEFAULT_MAX_NESTING_DEPTH`](crate::DEFAULT_MAX_NESTING_DEPTH)), so whatever a
+/// codec with default limits decodes can be read back. (Python's own limit is about
+/// 1 000 levels; the conversion here recurses, so the cap also bounds stack use.)
+pub const MAX_DEPTH: usize = crate::DEFAULT_MAX_NESTING_DEPTH;
 
 /// The millisecond range of Python's `datetime` (years 1 to 9999), outside which
 /// `bson` cannot decode a date.
@@ -100,12 +103,6 @@ fn write_quoted(out: &mut String, s: &str) {
 /// decoders are depth-capped.
 fn write_value(out: &mut String, v: &Bson) {
     match v {
-        Bson::Double(x) => wrap(out, "$numberDouble", |o| {
-            let mut t = String::new();
-            pyjson::write_float(&mut t, *x);
-            write_quoted(o, &t);
-        }),
-        Bson::String(s) | Bson::Symbol(s) => write_quoted(out, s),
         Bson::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -117,6 +114,28 @@ fn write_value(out: &mut String, v: &Bson) {
             out.push(']');
         }
         Bson::Document(d) => write_nested_doc(out, d),
+        Bson::JavaScriptCodeWithScope(cws) => {
+            out.push_str("{\"$code\": ");
+            write_quoted(out, &cws.code);
+            out.push_str(", \"$scope\": ");
+            write_nested_doc(out, &cws.scope);
+            out.push('}');
+        }
+        other => write_scalar(out, other),
+    }
+}
+
+/// Every non-container value. Kept out of the recursion so that each nesting level
+/// costs little stack.
+#[inline(never)]
+fn write_scalar(out: &mut String, v: &Bson) {
+    match v {
+        Bson::Double(x) => wrap(out, "$numberDouble", |o| {
+            let mut t = String::new();
+            pyjson::write_float(&mut t, *x);
+            write_quoted(o, &t);
+        }),
+        Bson::String(s) | Bson::Symbol(s) => write_quoted(out, s),
         Bson::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
         Bson::Null | Bson::Undefined => out.push_str("null"),
         Bson::RegularExpression(re) => wrap(out, "$regularExpression", |o| {
@@ -127,13 +146,6 @@ fn write_value(out: &mut String, v: &Bson) {
             o.push('}');
         }),
         Bson::JavaScriptCode(code) => wrap(out, "$code", |o| write_quoted(o, code)),
-        Bson::JavaScriptCodeWithScope(cws) => {
-            out.push_str("{\"$code\": ");
-            write_quoted(out, &cws.code);
-            out.push_str(", \"$scope\": ");
-            write_nested_doc(out, &cws.scope);
-            out.push('}');
-        }
         Bson::Int32(n) => wrap(out, "$numberInt", |o| write_quoted(o, &n.to_string())),
         Bson::Int64(n) => wrap(out, "$numberLong", |o| write_quoted(o, &n.to_string())),
         Bson::Timestamp(ts) => {
@@ -175,6 +187,10 @@ fn write_value(out: &mut String, v: &Bson) {
             out.push_str(", \"$id\": {\"$oid\": ");
             write_quoted(out, id);
             out.push_str("}}");
+        }
+        // Containers are handled by `write_value`.
+        Bson::Array(_) | Bson::Document(_) | Bson::JavaScriptCodeWithScope(_) => {
+            write_value(out, v)
         }
     }
 }
@@ -381,6 +397,13 @@ fn convert_doc(d: Document) -> Result<Bson> {
     for (k, v) in d {
         out.insert(k, convert(v)?);
     }
+    object_hook(out)
+}
+
+/// The conversion of one document whose values are already converted. Kept out of
+/// the recursion so that each nesting level costs little stack.
+#[inline(never)]
+fn object_hook(out: Document) -> Result<Bson> {
     let Some(tag) = out.keys().find(|k| WRAPPERS.contains(&k.as_str())).cloned() else {
         return Ok(Bson::Document(out));
     };
@@ -829,6 +852,30 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nesting_is_capped_without_stack_overflow() {
+        for (open, close) in [("[", "]"), ("{\"a\": ", "}"), ("{\"$scope\": ", "}")] {
+            let nested = |n: usize| format!("{{\"x\": {}1{}}}", open.repeat(n), close.repeat(n));
+            assert!(from_str(&nested(MAX_DEPTH - 1)).is_ok() || open.contains("$scope"));
+            assert!(matches!(
+                from_str(&nested(MAX_DEPTH)),
+                Err(Error::NestingTooDeep { .. })
+            ));
+            assert!(matches!(
+                from_str(&nested(100_000)),
+                Err(Error::NestingTooDeep { .. })
+            ));
+        }
+        // Rendering the deepest accepted document works too.
+        let deep = from_str(&format!(
+            "{{\"x\": {}1{}}}",
+            "[".repeat(MAX_DEPTH - 1),
+            "]".repeat(MAX_DEPTH - 1)
+        ))
+        .expect("within the cap");
+        assert!(to_canonical_string(&deep).len() > 2 * MAX_DEPTH);
+    }
 
     #[test]
     fn days_from_civil_matches_known_epochs() {

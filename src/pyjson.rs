@@ -989,6 +989,16 @@ mod tests {
     }
 
     #[test]
+    fn deepest_accepted_document_renders() {
+        let text = format!("{}1{}", "{\"a\": [".repeat(100), "]}".repeat(100));
+        let Ok(Bson::Document(doc)) = loads(text.as_bytes(), 200) else {
+            panic!("200 levels are within the limit");
+        };
+        assert_eq!(dumps_default(&doc).ok().as_deref(), Some(text.as_str()));
+        assert!(dumps_claims(&doc).is_ok());
+    }
+
+    #[test]
     fn depth_limit_counts_every_container() {
         // 200 nested arrays (empty innermost included) pass with a limit of 200, 201 do not.
         let ok = format!("{}{}", "[".repeat(200), "]".repeat(200));

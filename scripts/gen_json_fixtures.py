@@ -33,7 +33,7 @@ from bson.code import Code
 from bson.dbref import DBRef
 from bson.decimal128 import Decimal128
 from bson.int64 import Int64
-from bson.json_util import CANONICAL_JSON_OPTIONS
+from bson.json_util import CANONICAL_JSON_OPTIONS, RELAXED_JSON_OPTIONS
 from bson.max_key import MaxKey
 from bson.min_key import MinKey
 from bson.objectid import ObjectId
@@ -398,7 +398,8 @@ def canonical_after_roundtrip(text):
         normalised, notes = refcommon.normalise(session)
         if notes:
             return {"error": "; ".join(notes)}
-        return {"canonical": refcommon.to_ejson_text(normalised)}
+        return {"canonical": refcommon.to_ejson_text(normalised),
+                "relaxed": json_util.dumps(normalised, json_options=RELAXED_JSON_OPTIONS)}
     except Exception as exc:  # noqa: BLE001
         return {"error": f"{type(exc).__name__}: {exc}"}
 

@@ -69,11 +69,72 @@ const MAX_DATE_MS: i64 = 253_402_300_799_999;
 /// ```
 pub fn to_canonical_string(doc: &Document) -> String {
     let mut out = String::with_capacity(64);
-    write_doc(&mut out, doc.iter());
+    write_doc(&mut out, doc.iter(), false);
     out
 }
 
-fn write_doc<'a>(out: &mut String, items: impl Iterator<Item = (&'a String, &'a Bson)>) {
+/// Renders a document as relaxed Extended JSON, byte-identical to
+/// `bson.json_util.dumps(doc, json_options=RELAXED_JSON_OPTIONS)` for the same
+/// document decoded by Python's `bson`: like [`to_canonical_string`] except that
+/// `Int32`/`Int64` are plain integers, finite doubles plain Python `repr` numbers, and
+/// dates from 1970 on ISO-8601 text (`{"$date": "2024-06-01T12:30:45.123Z"}`,
+/// milliseconds only when non-zero).
+///
+/// # Examples
+/// ```
+/// use beaker_session_jwt::{bson::{doc, DateTime}, ejson};
+///
+/// let session = doc! { "n": 42_i64, "x": 2.0, "when": DateTime::from_millis(1_500) };
+/// assert_eq!(
+///     ejson::to_relaxed_string(&session),
+///     r#"{"n": 42, "x": 2.0, "when": {"$date": "1970-01-01T00:00:01.500Z"}}"#
+/// );
+/// ```
+pub fn to_relaxed_string(doc: &Document) -> String {
+    let mut out = String::with_capacity(64);
+    write_doc(&mut out, doc.iter(), true);
+    out
+}
+
+/// `%Y-%m-%dT%H:%M:%S[.mmm]Z` of a non-negative millisecond timestamp.
+fn iso_date(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let millis = ms.rem_euclid(1000);
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let sod = secs.rem_euclid(86_400);
+    let frac = if millis != 0 {
+        format!(".{millis:03}")
+    } else {
+        String::new()
+    };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}{frac}Z",
+        sod / 3600,
+        sod / 60 % 60,
+        sod % 60
+    )
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's
+/// algorithm).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn write_doc<'a>(
+    out: &mut String,
+    items: impl Iterator<Item = (&'a String, &'a Bson)>,
+    relaxed: bool,
+) {
     out.push('{');
     for (i, (k, v)) in items.enumerate() {
         if i > 0 {
@@ -81,7 +142,7 @@ fn write_doc<'a>(out: &mut String, items: impl Iterator<Item = (&'a String, &'a 
         }
         pyjson::write_str(out, k, true);
         out.push_str(": ");
-        write_value(out, v);
+        write_value(out, v, relaxed);
     }
     out.push('}');
 }
@@ -101,7 +162,7 @@ fn write_quoted(out: &mut String, s: &str) {
 
 /// Recursion follows the document's nesting; documents built by this crate's
 /// decoders are depth-capped.
-fn write_value(out: &mut String, v: &Bson) {
+fn write_value(out: &mut String, v: &Bson, relaxed: bool) {
     match v {
         Bson::Array(items) => {
             out.push('[');
@@ -109,27 +170,37 @@ fn write_value(out: &mut String, v: &Bson) {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                write_value(out, item);
+                write_value(out, item, relaxed);
             }
             out.push(']');
         }
-        Bson::Document(d) => write_nested_doc(out, d),
+        Bson::Document(d) => write_nested_doc(out, d, relaxed),
         Bson::JavaScriptCodeWithScope(cws) => {
             out.push_str("{\"$code\": ");
             write_quoted(out, &cws.code);
             out.push_str(", \"$scope\": ");
-            write_nested_doc(out, &cws.scope);
+            write_nested_doc(out, &cws.scope, relaxed);
             out.push('}');
         }
-        other => write_scalar(out, other),
+        other => write_scalar(out, other, relaxed),
     }
 }
 
 /// Every non-container value. Kept out of the recursion so that each nesting level
 /// costs little stack.
 #[inline(never)]
-fn write_scalar(out: &mut String, v: &Bson) {
+fn write_scalar(out: &mut String, v: &Bson, relaxed: bool) {
     match v {
+        // Relaxed mode: plain numbers, ISO-8601 dates from the epoch on.
+        Bson::Double(x) if relaxed && x.is_finite() => pyjson::push_float_repr(out, *x),
+        Bson::Int32(n) if relaxed => out.push_str(&n.to_string()),
+        Bson::Int64(n) if relaxed => out.push_str(&n.to_string()),
+        Bson::DateTime(dt) if relaxed && dt.timestamp_millis() >= 0 => {
+            out.push_str(&format!(
+                "{{\"$date\": \"{}\"}}",
+                iso_date(dt.timestamp_millis())
+            ));
+        }
         Bson::Double(x) => wrap(out, "$numberDouble", |o| {
             let mut t = String::new();
             pyjson::write_float(&mut t, *x);
@@ -190,14 +261,14 @@ fn write_scalar(out: &mut String, v: &Bson) {
         }
         // Containers are handled by `write_value`.
         Bson::Array(_) | Bson::Document(_) | Bson::JavaScriptCodeWithScope(_) => {
-            write_value(out, v)
+            write_value(out, v, relaxed)
         }
     }
 }
 
 /// A nested document, which Python's `bson` turns into a `DBRef` when it has a string
 /// `$ref`, an `$id` and a `$db` that is a string or absent/null.
-fn write_nested_doc(out: &mut String, d: &Document) {
+fn write_nested_doc(out: &mut String, d: &Document, relaxed: bool) {
     if is_dbref(d) {
         let db = match d.get("$db") {
             Some(Bson::String(s) | Bson::Symbol(s)) => Some(s),
@@ -211,9 +282,9 @@ fn write_nested_doc(out: &mut String, d: &Document) {
         let rest = d
             .iter()
             .filter(|(k, _)| !matches!(k.as_str(), "$ref" | "$id" | "$db"));
-        write_doc(out, head.into_iter().flatten().chain(rest));
+        write_doc(out, head.into_iter().flatten().chain(rest), relaxed);
     } else {
-        write_doc(out, d.iter());
+        write_doc(out, d.iter(), relaxed);
     }
 }
 

@@ -28,6 +28,13 @@ fn run(name: &str) -> (usize, Vec<String>) {
                 if text != want {
                     failures.push(format!("{}:\n  want {want}\n  got  {text}", case["name"]));
                 }
+                let relaxed = ejson::to_relaxed_string(&doc);
+                if Some(relaxed.as_str()) != case["expect"]["relaxed"].as_str() {
+                    failures.push(format!(
+                        "{} relaxed:\n  want {}\n  got  {relaxed}",
+                        case["name"], case["expect"]["relaxed"]
+                    ));
+                }
                 // The canonical text reads back to the same document.
                 match ejson::from_str(&text) {
                     Ok(again) if ejson::to_canonical_string(&again) == text => {}

@@ -42,9 +42,19 @@ pub(crate) fn loads_session(
     bson_mode: bool,
     limits: &Limits,
 ) -> Result<Document> {
-    let text = inflate(data, limits.max_decompressed_size)?;
-    check_python_str_path(&text)?;
-    let value = pyjson::loads(&text, limits.max_nesting_depth)?;
+    let bytes = inflate(data, limits.max_decompressed_size)?;
+    let text = python_str(&bytes)?;
+    let depth = limits.max_nesting_depth;
+    let value = match pyjson::loads_str(text, depth) {
+        // a value Python holds but a Document cannot, under a key that is removed
+        // anyway: read the other members one by one
+        Err(Error::IntegerOutOfRange { key: Some(k) } | Error::LoneSurrogate { key: Some(k) })
+            if remove_keys.contains(&k) =>
+        {
+            Bson::Document(load_members_except(text, remove_keys, depth)?)
+        }
+        other => other?,
+    };
     let Bson::Document(mut session) = value else {
         return Err(Error::OriginalNotADict);
     };
@@ -68,22 +78,131 @@ pub(crate) fn loads_session(
     Ok(session)
 }
 
-/// Beaker decodes the inflated bytes as strict UTF-8 and gives `json.loads` a `str`:
-/// no encoding detection, a leading BOM is an error, and a NUL byte can never be
-/// valid JSON text (not whitespace, not allowed raw in strings). With those ruled
-/// out, `pyjson::loads` on the bytes behaves exactly like `json.loads` on the str.
-fn check_python_str_path(text: &[u8]) -> Result<()> {
-    let s = std::str::from_utf8(text)
-        .map_err(|e| Error::InvalidJson(format!("'utf-8' codec can't decode: {e}")))?;
-    if s.starts_with('\u{feff}') {
-        return Err(Error::InvalidJson(
-            "Unexpected UTF-8 BOM (decode using utf-8-sig)".into(),
-        ));
+/// `zlib.decompress(data).decode("utf-8")`: strict UTF-8 (encoded surrogates are
+/// refused too). The text then goes to `json.loads` as a `str`, so there is no
+/// encoding detection and a leading BOM is an error (`pyjson::loads_str`).
+fn python_str(bytes: &[u8]) -> Result<&str> {
+    std::str::from_utf8(bytes)
+        .map_err(|e| Error::InvalidJson(format!("'utf-8' codec can't decode: {e}")))
+}
+
+/// The top-level members of a JSON object text that `pyjson` accepted, parsed one
+/// by one, skipping `remove_keys`. Python builds the whole dict first and pops the
+/// keys afterwards; the result is the same: for duplicate keys the last value wins
+/// at the position of the first, and a removed key leaves no trace.
+fn load_members_except(text: &str, remove_keys: &[String], depth: usize) -> Result<Document> {
+    let members = top_level_members(text.as_bytes())
+        .ok_or_else(|| Error::InvalidJson("not a JSON object".into()))?;
+    let mut session = Document::new();
+    for (key_text, value_text) in members {
+        let key = match pyjson::loads_str(key_text, depth)? {
+            Bson::String(k) => k,
+            _ => return Err(Error::InvalidJson("object key is not a string".into())),
+        };
+        if remove_keys.contains(&key) {
+            continue;
+        }
+        let value =
+            pyjson::loads_str(value_text, depth.saturating_sub(1)).map_err(|e| match e {
+                Error::IntegerOutOfRange { .. } => Error::IntegerOutOfRange {
+                    key: Some(key.clone()),
+                },
+                Error::LoneSurrogate { .. } => Error::LoneSurrogate {
+                    key: Some(key.clone()),
+                },
+                other => other,
+            })?;
+        session.insert(key, value);
     }
-    if s.contains('\0') {
-        return Err(Error::InvalidJson("NUL byte in JSON text".into()));
+    Ok(session)
+}
+
+/// Byte spans (key, value) of the members of a top-level JSON object. Only for
+/// text already known to be valid JSON: the scanner tracks strings and brackets,
+/// not the grammar. `None` if the text is not an object.
+fn top_level_members(s: &[u8]) -> Option<Vec<(&str, &str)>> {
+    fn ws(s: &[u8], mut i: usize) -> usize {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = s.get(i) {
+            i = i.saturating_add(1);
+        }
+        i
     }
-    Ok(())
+    /// Index after the closing quote of the string starting at `i`.
+    fn string_end(s: &[u8], i: usize) -> Option<usize> {
+        let mut j = i.checked_add(1)?;
+        loop {
+            match s.get(j)? {
+                b'\\' => j = j.checked_add(2)?,
+                b'"' => return j.checked_add(1),
+                _ => j = j.checked_add(1)?,
+            }
+        }
+    }
+    fn value_end(s: &[u8], i: usize) -> Option<usize> {
+        match s.get(i)? {
+            b'"' => string_end(s, i),
+            b'{' | b'[' => {
+                let mut open = 0usize;
+                let mut j = i;
+                loop {
+                    match s.get(j)? {
+                        b'"' => {
+                            j = string_end(s, j)?;
+                            continue;
+                        }
+                        b'{' | b'[' => open = open.checked_add(1)?,
+                        b'}' | b']' => {
+                            open = open.checked_sub(1)?;
+                            if open == 0 {
+                                return j.checked_add(1);
+                            }
+                        }
+                        _ => {}
+                    }
+                    j = j.checked_add(1)?;
+                }
+            }
+            _ => {
+                let mut j = i;
+                while let Some(c) = s.get(j) {
+                    if matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+                        break;
+                    }
+                    j = j.checked_add(1)?;
+                }
+                Some(j)
+            }
+        }
+    }
+    let span = |a: usize, b: usize| s.get(a..b).and_then(|x| std::str::from_utf8(x).ok());
+    let mut i = ws(s, 0);
+    if s.get(i) != Some(&b'{') {
+        return None;
+    }
+    i = i.checked_add(1)?;
+    let mut out = Vec::new();
+    loop {
+        i = ws(s, i);
+        match s.get(i)? {
+            b'}' => return Some(out),
+            b',' => {
+                i = i.checked_add(1)?;
+                continue;
+            }
+            b'"' => {}
+            _ => return None,
+        }
+        let key_end = string_end(s, i)?;
+        let key = span(i, key_end)?;
+        i = ws(s, key_end);
+        if s.get(i) != Some(&b':') {
+            return None;
+        }
+        i = ws(s, i.checked_add(1)?);
+        let end = value_end(s, i)?;
+        out.push((key, span(i, end)?));
+        i = end;
+    }
 }
 
 fn has_nul_key(value: &Bson, depth_left: usize) -> bool {
@@ -169,27 +288,68 @@ mod tests {
         ));
     }
 
+    fn load(text: &[u8], remove: &[&str], bson_mode: bool) -> Result<Document> {
+        let remove: Vec<String> = remove.iter().map(|k| (*k).to_owned()).collect();
+        loads_session(&zlib(text), &remove, bson_mode, &Limits::default())
+    }
+
     #[test]
     fn python_str_path_rejections() {
-        assert!(check_python_str_path(b"{\"a\": 1}").is_ok());
+        assert!(load(b"{\"a\": 1}", &[], true).is_ok());
+        // json.loads(str) refuses a BOM and NUL bytes (json.loads(bytes) would
+        // detect UTF-8-sig / UTF-16-LE instead)
+        for bad in [
+            &b"\xef\xbb\xbf{}"[..],
+            b"{\x00}\x00",
+            b"{\"a\": \"\xff\"}",
+            b"\"\xed\xa0\x80\"",
+        ] {
+            assert!(
+                matches!(load(bad, &[], true), Err(Error::InvalidJson(_))),
+                "{bad:?}"
+            );
+        }
         assert!(matches!(
-            check_python_str_path(b"\xef\xbb\xbf{}"),
-            Err(Error::InvalidJson(_))
+            load(b"[1, 2]", &[], true),
+            Err(Error::OriginalNotADict)
         ));
-        // would be detected as UTF-16-LE by json.loads(bytes), not by json.loads(str)
+    }
+
+    /// Values a Document cannot hold (ints beyond int64, lone surrogates) do not
+    /// matter when their key is removed, as in Python (pop before the check).
+    #[test]
+    fn unholdable_values_under_removed_keys() {
+        let text = br#"{"a": 1, "huge": 123456789012345678901234567890, "s": "\ud800", "a": [2], "b": {"c": 3}}"#;
         assert!(matches!(
-            check_python_str_path(b"{\x00}\x00"),
-            Err(Error::InvalidJson(_))
+            load(text, &[], false),
+            Err(Error::IntegerOutOfRange { key: Some(k) }) if k == "huge"
         ));
         assert!(matches!(
-            check_python_str_path(b"{\"a\": \"\xff\"}"),
-            Err(Error::InvalidJson(_))
+            load(text, &["huge"], false),
+            Err(Error::LoneSurrogate { key: Some(k) }) if k == "s"
         ));
-        // an encoded surrogate is not strict UTF-8
-        assert!(matches!(
-            check_python_str_path(b"\"\xed\xa0\x80\""),
-            Err(Error::InvalidJson(_))
-        ));
+        let doc = load(text, &["huge", "s"], true).unwrap();
+        assert_eq!(doc, bson::doc! {"a": [2], "b": {"c": 3}});
+        let doc = load(text, &["s", "huge", "a"], true).unwrap();
+        assert_eq!(doc, bson::doc! {"b": {"c": 3}});
+    }
+
+    #[test]
+    fn member_scanner_spans() {
+        let text = r#" { "a" : "x\"}" , "b":[1,{"c":"]"}], "d":-1.5e3,"e":{} } "#;
+        let m = top_level_members(text.as_bytes()).unwrap();
+        let got: Vec<(&str, &str)> = m.into_iter().collect();
+        assert_eq!(
+            got,
+            [
+                (r#""a""#, r#""x\"}""#),
+                (r#""b""#, r#"[1,{"c":"]"}]"#),
+                (r#""d""#, "-1.5e3"),
+                (r#""e""#, "{}")
+            ]
+        );
+        assert!(top_level_members(b"[1]").is_none());
+        assert_eq!(top_level_members(b"{}").unwrap(), []);
     }
 
     #[test]

@@ -178,6 +178,10 @@ pub fn error_matches(python_exception: &str, message: &str, err: &Error) -> bool
         // Python 2 byte strings / datetime states that are not ASCII
         "UnicodeDecodeError" => matches!(err, Error::NonAsciiPy2String),
         // bson.encode / json.dumps refusing a value after reading
+        // list.pop(key, None) for original_format_remove_keys on a non-dict
+        "TypeError" if message.starts_with("pop expected") => {
+            matches!(err, Error::OriginalNotADict)
+        }
         "InvalidDocument" | "TypeError" => matches!(err, Error::Unconvertible { .. }),
         "OverflowError" => {
             matches!(

@@ -343,6 +343,8 @@ fn bench_decode(c: &mut Criterion, inputs: &Inputs) {
         "bson_small",
         "bson_typical",
         "bson_large",
+        "bson_small_key1of3",
+        "bson_small_key3of3",
         "bson_typical_key1of3",
         "bson_typical_key3of3",
         "json_typical",
@@ -429,6 +431,7 @@ fn bench_floor(c: &mut Criterion, inputs: &Inputs) {
         "bson_small",
         "bson_typical",
         "bson_large",
+        "bson_small_key3of3",
         "bson_typical_key3of3",
     ] {
         let case = inputs.case(name);

@@ -4,7 +4,9 @@
 Run with the reference venv (../shared/tools/refimpl/setup.sh; here /work/.venv-ref):
 
     bench_python.py time   [--inputs testdata/bench/inputs.json] [--out py.json] [--quick]
-    bench_python.py lines  --file LINES.txt [--out cli_py.json]
+    bench_python.py lines  --file LINES.txt [--output OUT.txt] [--out lines_python.json]
+    bench_python.py cli    --binary target/release/beaker-cookie --file LINES.txt
+                           [--compare OUT.txt] [--out lines_rust.json]
     bench_python.py report --python py.json --criterion-dir target/criterion
                            [--cli-rust cli_rust.json] [--cli-python cli_py.json]
 
@@ -28,6 +30,9 @@ timing, which also favours Python.
 `lines` is the Python side of the `beaker-cookie decode --lines` throughput run: read the file,
 and per line `_decrypt_data` + refcommon's per-key normalisation + `json_util.dumps`
 (canonical Extended JSON), written to /dev/null; the wall time of the loop is reported.
+
+`cli` times `beaker-cookie decode --lines` on the same file (whole process, median of runs) and
+compares its output with the Python loop's, byte for byte.
 
 `report` reads the criterion estimates (median of each benchmark) and these results and prints
 the Markdown tables of BENCHMARKS.md with ratios and the targets of issue 6.
@@ -120,20 +125,49 @@ def cmd_lines(args):
         inputs = json.load(f)
     opts = {"jwt_secret_keys": inputs["keys"]["signing"]}
     sess = rc.jwt_session(opts)
-    with open(args.file, encoding="ascii") as f:
-        lines = f.read().splitlines()
-    sink = open(os.devnull, "w", encoding="utf-8")
-    t0 = time.perf_counter()
-    n = 0
-    for line in lines:
-        session = sess._decrypt_data(line)
-        normalised, _notes = rc.normalise(session)
-        sink.write(rc.to_ejson_text(normalised) + "\n")
-        n += 1
-    elapsed = time.perf_counter() - t0
-    sink.close()
-    out = {"cookies": n, "seconds": elapsed, "per_second": n / elapsed}
+    runs = []
+    for _ in range(args.runs):
+        with open(args.file, encoding="ascii") as f, \
+                open(args.output, "w", encoding="utf-8") as sink:
+            t0 = time.perf_counter()
+            n = 0
+            # the same work as `beaker-cookie decode --lines`: read a line, decode, print
+            for line in f:
+                session = sess._decrypt_data(line.rstrip("\n"))
+                normalised, _notes = rc.normalise(session)
+                sink.write(rc.to_ejson_text(normalised) + "\n")
+                n += 1
+            runs.append(time.perf_counter() - t0)
+    elapsed = statistics.median(runs)
+    out = {"cookies": n, "seconds": elapsed, "runs_s": runs, "per_second": n / elapsed}
     print("python lines: %d cookies in %.3f s (%.0f/s)" % (n, elapsed, n / elapsed), file=sys.stderr)
+    with open(args.out, "w", encoding="utf-8") as f:
+        json.dump(out, f)
+        f.write("\n")
+
+
+def cmd_cli(args):
+    """Wall time of `beaker-cookie decode --lines` on the file (process start to exit)."""
+    import subprocess  # noqa: PLC0415
+    with open(args.inputs, encoding="utf-8") as f:
+        inputs = json.load(f)
+    # the key goes through the environment, as the CLI recommends for secrets
+    env = dict(os.environ, BENCH_JWT_KEYS=inputs["keys"]["signing"])
+    cmd = [args.binary, "decode", "--lines", "--set-env", "session.jwt_secret_keys=BENCH_JWT_KEYS"]
+    runs = []
+    for _ in range(args.runs):
+        with open(args.file, "rb") as stdin, open(args.output, "wb") as stdout:
+            t0 = time.perf_counter()
+            subprocess.run(cmd, stdin=stdin, stdout=stdout, check=True, env=env)
+            runs.append(time.perf_counter() - t0)
+    with open(args.output, "rb") as f:
+        n = sum(1 for _ in f)
+    elapsed = statistics.median(runs)
+    out = {"cookies": n, "seconds": elapsed, "runs_s": runs, "per_second": n / elapsed}
+    if args.compare:
+        with open(args.output, "rb") as a, open(args.compare, "rb") as b:
+            out["output_identical_to_python"] = a.read() == b.read()
+    print("rust lines: %d cookies in %.3f s (%.0f/s)" % (n, elapsed, n / elapsed), file=sys.stderr)
     with open(args.out, "w", encoding="utf-8") as f:
         json.dump(out, f)
         f.write("\n")
@@ -175,6 +209,8 @@ ROWS = [
     ("decode small, key 1 of 1", "decode/bson_small", "decode", "bson_small", 10),
     ("decode typical, key 1 of 1", "decode/bson_typical", "decode", "bson_typical", 10),
     ("decode near-4 KB, key 1 of 1", "decode/bson_large", "decode", "bson_large", 7),
+    ("decode small, key 1 of 3", "decode/bson_small_key1of3", "decode", "bson_small_key1of3", None),
+    ("decode small, key 3 of 3", "decode/bson_small_key3of3", "decode", "bson_small_key3of3", None),
     ("decode typical, key 1 of 3", "decode/bson_typical_key1of3", "decode", "bson_typical_key1of3", None),
     ("decode typical, key 3 of 3", "decode/bson_typical_key3of3", "decode", "bson_typical_key3of3", None),
     ("encode small", "encode/bson_small", "encode", "bson_small", 4.5),
@@ -195,6 +231,8 @@ FLOOR_ROWS = [
     ("decode small", ("decode", "bson_small"), ("floor", "decode_bson_small")),
     ("decode typical", ("decode", "bson_typical"), ("floor", "decode_bson_typical")),
     ("decode near-4 KB", ("decode", "bson_large"), ("floor", "decode_bson_large")),
+    ("decode small, key 3 of 3", ("decode", "bson_small_key3of3"),
+     ("floor", "decode_bson_small_key3of3")),
     ("decode typical, key 3 of 3", ("decode", "bson_typical_key3of3"),
      ("floor", "decode_bson_typical_key3of3")),
     ("encode small", ("encode", "bson_small"), ("floor", "encode_bson_small")),
@@ -219,15 +257,20 @@ def cmd_report(args):
         ok = None if (target is None or sp is None) else sp >= target
         w("| %s | %s | %s | %s | %s | %s |" % (label, us(p), us(r), fmt_ratio(sp), tgt,
                                                 verdict(ok) if target else "-"))
-    k1 = criterion_median(crit, "decode", "bson_typical_key1of3")
-    k3 = criterion_median(crit, "decode", "bson_typical_key3of3")
     w("")
-    if k1 is not None and k3 is not None:
-        per_key = (k3 - k1) / 2
-        w("Each extra key tried (typical, (key 3 of 3 - key 1 of 3) / 2): %.3f µs "
-          "(target < 0.5 µs: %s)." % (per_key / 1000, verdict(per_key < 500)))
-    else:
-        w("Each extra key tried: not measured.")
+    for size in ("small", "typical"):
+        k1 = criterion_median(crit, "decode", "bson_%s_key1of3" % size)
+        k3 = criterion_median(crit, "decode", "bson_%s_key3of3" % size)
+        f1 = criterion_median(crit, "floor", "decode_bson_%s" % size)
+        f3 = criterion_median(crit, "floor", "decode_bson_%s_key3of3" % size)
+        if k1 is not None and k3 is not None:
+            per_key = (k3 - k1) / 2
+            floor = "" if f1 is None or f3 is None else \
+                " (floor: %.3f µs)" % ((f3 - f1) / 2 / 1000)
+            w("- each extra key tried, %s cookie ((key 3 of 3 - key 1 of 3) / 2): %.3f µs%s; "
+              "target < 0.5 µs: %s" % (size, per_key / 1000, floor, verdict(per_key < 500)))
+        else:
+            w("- each extra key tried, %s cookie: not measured" % size)
     w("")
     w("| operation | Rust | floor (sum of building blocks) | Rust / floor | target ≤ 1.3x |")
     w("|---|---:|---:|---:|---|")
@@ -251,6 +294,10 @@ def cmd_report(args):
             cp["per_second"], cp["seconds"],
             ("%.0f/s (%.3f s)" % (cr["per_second"], cr["seconds"])) if cr.get("per_second") else "n/a",
             fmt_ratio(sp), verdict(None if sp is None else sp >= 10)))
+        if "output_identical_to_python" in cr:
+            w("")
+            w("Output of `beaker-cookie decode --lines` byte-identical to the Python loop's: %s." %
+              ("yes" if cr["output_identical_to_python"] else "**no**"))
     print("\n".join(lines))
 
 
@@ -266,14 +313,24 @@ def main():
     ln = sub.add_parser("lines", help="the Python side of the decode --lines run")
     ln.add_argument("--inputs", default=DEFAULT_INPUTS)
     ln.add_argument("--file", required=True)
+    ln.add_argument("--output", default=os.devnull, help="where the Extended JSON lines go")
+    ln.add_argument("--runs", type=int, default=3)
     ln.add_argument("--out", default="bench_python_lines.json")
+    cl = sub.add_parser("cli", help="time `beaker-cookie decode --lines` on the same file")
+    cl.add_argument("--inputs", default=DEFAULT_INPUTS)
+    cl.add_argument("--binary", required=True)
+    cl.add_argument("--file", required=True)
+    cl.add_argument("--output", default=os.devnull)
+    cl.add_argument("--compare", help="the Python output to compare with, byte for byte")
+    cl.add_argument("--runs", type=int, default=5)
+    cl.add_argument("--out", default="bench_cli.json")
     r = sub.add_parser("report", help="print the side-by-side tables")
     r.add_argument("--python", required=True)
     r.add_argument("--criterion-dir", required=True)
     r.add_argument("--cli-rust")
     r.add_argument("--cli-python")
     args = p.parse_args()
-    return {"time": cmd_time, "lines": cmd_lines, "report": cmd_report}[args.cmd](args)
+    return {"time": cmd_time, "lines": cmd_lines, "cli": cmd_cli, "report": cmd_report}[args.cmd](args)
 
 
 if __name__ == "__main__":

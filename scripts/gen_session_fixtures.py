@@ -174,6 +174,32 @@ case("attrs-samesite-empty", None, [SET, SAVE], options=opts(samesite=""))
 orig_domain = original_cookie(dict(SESSION, _domain="old.example.com", _path="/old"))
 case("original-cookie-domain-path", hdr(orig_domain), TOUCH, options=opts(**ro))
 
+# --- more types, keys and Beaker-era leftovers
+typed = [
+    {"op": "set", "key": "when", "value": {"$date": {"$numberLong": "1717000000123"}}},
+    {"op": "set", "key": "blob", "value": {"$binary": {"base64": "iVBORw==", "subType": "00"}}},
+    {"op": "set", "key": "big", "value": {"$numberLong": "9007199254740993"}},
+    {"op": "set", "key": "pi", "value": {"$numberDouble": "3.141592653589793"}},
+    {"op": "set", "key": "nested", "value": {"_id": "inner", "list": [None, True, {"$numberDouble": "-0.0"}]}},
+]
+case("bson-types-saved", hdr(good), typed + [SAVE])
+case("bson-types-new-saved", None, typed + [SAVE])
+three = f"{K_NEW}, {K_OLD}, {K_GONE}"
+case("third-of-three-keys-touched", hdr(cookie(keys=K_GONE)), TOUCH,
+     options=dict(opts(), **{"session.jwt_secret_keys": three}))
+case("third-of-three-keys-untouched", hdr(cookie(keys=K_GONE)), [{"op": "none"}],
+     options=dict(opts(), **{"session.jwt_secret_keys": three}),
+     rust_reissue_like="third-of-three-keys-touched")
+orig_expires = original_cookie(dict(SESSION, _expires=True))
+case("original-with-beaker-expires-key", hdr(orig_expires), TOUCH, options=opts(**ro))
+case("original-with-beaker-expires-key-saved", hdr(orig_expires), [SET, SAVE], options=opts(**ro))
+case("deleted-cookie-expires-false", hdr(good), [{"op": "delete"}], options=opts(cookie_expires="false"))
+case("auto-and-save-accessed-time-off", hdr(good), TOUCH,
+     options=opts(auto="true", save_accessed_time="false"))
+case("new-invalidated-saved", None, [{"op": "invalidate"}, SET, SAVE])
+case("save-then-delete", hdr(good), [SET, SAVE, {"op": "delete"}])
+case("delete-then-invalidate-saved", hdr(good), [{"op": "delete"}, {"op": "invalidate"}, SAVE])
+
 # --- size limit
 # letters from a seeded generator: they do not compress away
 _rng = __import__("random").Random(20240601)

@@ -495,6 +495,16 @@ def ejson_inputs():
     }
     for k, v in values.items():
         add(f"type:{k}", ejson_text({k: v}))
+    for i in range(60):
+        y = rng.choice([1, 1969, 1970, 2000, 2024, 2038, 9999, rng.randrange(1, 10000)])
+        text = "%04d-%02d-%02dT%02d:%02d:%02d" % (y, rng.randrange(1, 13), rng.randrange(1, 32),
+                                                  rng.randrange(0, 25), rng.randrange(0, 61),
+                                                  rng.randrange(0, 61))
+        if rng.random() < 0.6:
+            text += "." + "".join(rng.choice("0123456789") for _ in range(rng.randrange(0, 10)))
+        text += rng.choice(["Z", "", "+00:00", "-05:30", "+0130", "-1200", "+01", "-23", "+14:00", "z",
+                            "+5", "+05:3"])
+        add(f"date:{text}", json.dumps({"d": {"$date": text}}))
     for i in range(120):
         add(f"random:{i}", ejson_text({random_str(): random_bson(3) for _ in range(rng.randrange(1, 6))}))
     add("type:all", ejson_text(values))

@@ -948,6 +948,62 @@ mod tests {
         assert!(to_canonical_string(&deep).len() > 2 * MAX_DEPTH);
     }
 
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn wrapper_text() -> impl Strategy<Value = String> {
+            let key = prop::sample::select(
+                WRAPPERS
+                    .iter()
+                    .copied()
+                    .chain([
+                        "$scope", "$options", "$type", "$id", "$db", "t", "i", "base64", "subType",
+                    ])
+                    .collect::<Vec<_>>(),
+            );
+            let scalar = prop_oneof![
+                Just("1".to_owned()),
+                Just("-1".to_owned()),
+                Just("1.5".to_owned()),
+                Just("\"\"".to_owned()),
+                Just("\"00\"".to_owned()),
+                Just("\"1970-01-01T00:00:00Z\"".to_owned()),
+                Just("\"5f2b3c4d5e6f708192a3b4c5\"".to_owned()),
+                Just("null".to_owned()),
+                Just("true".to_owned()),
+                "[a-zA-Z0-9+/=:.-]{0,12}".prop_map(|s| format!("\"{s}\"")),
+            ];
+            scalar.prop_recursive(3, 24, 3, move |inner| {
+                prop::collection::vec((key.clone(), inner), 0..3).prop_map(|kv| {
+                    let items: Vec<String> = kv
+                        .into_iter()
+                        .map(|(k, v)| format!("\"{k}\": {v}"))
+                        .collect();
+                    format!("{{{}}}", items.join(", "))
+                })
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn from_str_is_total(text in ".{0,40}") {
+                let _ = from_str(&text);
+            }
+
+            #[test]
+            fn wrappers_give_a_document_or_an_error(v in wrapper_text()) {
+                if let Ok(doc) = from_str(&format!("{{\"k\": {v}}}")) {
+                    // Whatever was accepted renders and reads back to the same text.
+                    let text = to_canonical_string(&doc);
+                    let again = from_str(&text).map(|d| to_canonical_string(&d));
+                    prop_assert_eq!(again.ok(), Some(text));
+                    let _ = to_relaxed_string(&doc);
+                }
+            }
+        }
+    }
+
     #[test]
     fn days_from_civil_matches_known_epochs() {
         // Python: calendar.timegm((1, 1, 1, 0, 0, 0)) == -62135596800

@@ -13,8 +13,8 @@ Writes (deterministic for the fixed seed):
   testdata/ejson/cases.json    bson.json_util canonical rendering of Extended JSON
                                inputs after a per-key BSON round trip (as
                                py_decode.py prints sessions)
-  testdata/ejson/vectors.json  the same for every decode vector session in
-                               testdata/jwt.json and testdata/original.json
+  testdata/ejson/vectors.json  the same for every vector session in
+                               testdata/jwt.json, original.json and encode.json
 """
 import calendar
 import datetime
@@ -564,11 +564,12 @@ def main():
                                         "cases": [{"name": n, "input": t, "expect": canonical_after_roundtrip(t)}
                                                   for n, t in ejson_inputs()]})
     cases = []
-    for fname in ["testdata/jwt.json", "testdata/original.json"]:
+    for fname in ["testdata/jwt.json", "testdata/original.json", "testdata/encode.json"]:
         with open(os.path.join(ROOT, fname), encoding="utf-8") as f:
             vectors = json.load(f)["vectors"]
         for v in vectors:
-            if v.get("op") != "decode" or v.get("session") is None:
+            # decode vectors: the expected session; encode vectors: the input session
+            if v.get("op") not in ("decode", "encode") or v.get("session") is None:
                 continue
             text = json.dumps(v["session"])
             cases.append({"file": fname, "name": v["name"], "input": text,

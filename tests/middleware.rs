@@ -253,7 +253,14 @@ fn garbage_cookies_never_become_a_500() {
 fn old_key_cookie_is_reissued_with_the_new_key() {
     let (cookie, id, value) = fixture("jwt_old_key");
     assert!(signed_by(&cookie, &key("old_key")));
-    let (resp, logs) = run(SessionLayer::new(config()), request(Some(&cookie)));
+    let config = config();
+    let (resp, logs) = run(SessionLayer::new(config.clone()), request(Some(&cookie)));
+    // the operator's view: one cookie verified by the second key, one re-issue
+    let m = config.metrics().snapshot();
+    assert_eq!(
+        (m.by_key.clone(), m.reissued, m.rejected_total()),
+        (vec![0, 1], 1, 0)
+    );
     assert_eq!(body(&resp), format!("The current value is: {}", value + 1));
     let header = set_cookie(&resp).expect("cookie");
     let new = cookie_value(&header);
@@ -291,7 +298,10 @@ fn old_key_cookie_is_reissued_even_when_the_handler_ignores_the_session() {
 fn original_format_cookie_from_beaker_is_reissued_as_jwt() {
     let (cookie, id, value) = fixture("original");
     assert!(!cookie.starts_with(JWT_HEADER));
-    let (resp, logs) = run(SessionLayer::new(config()), request(Some(&cookie)));
+    let config = config();
+    let (resp, logs) = run(SessionLayer::new(config.clone()), request(Some(&cookie)));
+    let m = config.metrics().snapshot();
+    assert_eq!((m.original, m.reissued, m.jwt), (1, 1, 0));
     assert_eq!(body(&resp), format!("The current value is: {}", value + 1));
     let header = set_cookie(&resp).expect("cookie");
     let new = cookie_value(&header);

@@ -19,8 +19,11 @@
 mod demo_bin;
 mod reference;
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 #[test]
 fn rollout_from_python_to_rust_logs_nobody_out() {
@@ -56,4 +59,121 @@ fn rollout_from_python_to_rust_logs_nobody_out() {
 
 fn last_line(s: &str) -> &str {
     s.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("")
+}
+
+/// Kills the child process when the test ends, however it ends.
+struct Kill(std::process::Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// One HTTP/1.1 request over a plain socket; returns the whole response.
+fn http_get(addr: &str, path: &str, cookie: Option<&str>) -> String {
+    let mut s = TcpStream::connect(addr).expect("connect to the demo");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let cookie = cookie
+        .map(|c| format!("Cookie: {c}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{cookie}Connection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    out
+}
+
+/// The demo with no --config runs on its embedded configuration, says so, counts,
+/// and answers a forged cookie with a fresh session and a warning on stderr.
+#[test]
+fn demo_without_config_says_so_and_counts() {
+    let demo = demo_bin::demo_executable();
+    let mut child = Command::new(&demo)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the demo");
+    let stdout = child.stdout.take().expect("stdout");
+    let stderr = child.stderr.take().expect("stderr");
+    let _guard = Kill(child);
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read the address line");
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+
+    let first = http_get(&addr, "/", None);
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    assert!(first.ends_with("The current value is: 1"), "{first}");
+    let set_cookie = first
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .expect("a Set-Cookie header");
+    assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
+    let cookie = set_cookie.split(';').next().expect("name=value");
+    let second = http_get(&addr, "/", Some(cookie));
+    assert!(second.ends_with("The current value is: 2"), "{second}");
+    let cookie2 = second
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .expect("the saved session's cookie");
+    let session = http_get(&addr, "/session", Some(cookie2));
+    assert!(
+        session.contains(r#""value": {"$numberInt": "2"}"#),
+        "{session}"
+    );
+    let forged = format!("{}x", &cookie[..cookie.len() - 1]);
+    let third = http_get(&addr, "/", Some(&forged));
+    assert!(third.starts_with("HTTP/1.1 200"), "{third}");
+    assert!(third.ends_with("The current value is: 1"), "{third}");
+
+    drop(_guard); // ends the demo, so stderr reaches its end
+    let mut err = String::new();
+    BufReader::new(stderr)
+        .read_to_string(&mut err)
+        .expect("stderr");
+    assert!(
+        err.contains("no --config given: running on the embedded default configuration"),
+        "{err}"
+    );
+    assert!(
+        err.contains("session cookie rejected") && err.contains("bad_signature"),
+        "{err}"
+    );
+    assert!(
+        !err.contains(&forged[20..]),
+        "the cookie must not be logged: {err}"
+    );
+}
+
+/// A configuration error is reported on stderr with exit status 2, not a panic.
+#[test]
+fn demo_with_a_bad_config_exits_2() {
+    let demo = demo_bin::demo_executable();
+    let dir = std::env::temp_dir().join(format!("beaker-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let ini = dir.join("bad.ini");
+    std::fs::write(&ini, "[app:main]\nsession.httponly = true\n").expect("write ini");
+    let out = Command::new(&demo)
+        .arg("--config")
+        .arg(&ini)
+        .args(["--listen", "127.0.0.1:0"])
+        .output()
+        .expect("run the demo");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no jwt_secret_keys specified"), "{err}");
 }

@@ -10,6 +10,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 
 /// The features this test binary was built with, plus `axum`, which the demo requires.
 fn features() -> String {
@@ -28,6 +29,12 @@ fn features() -> String {
 /// # Panics
 /// When cargo fails or reports no executable: the test cannot run without it.
 pub fn demo_executable() -> PathBuf {
+    // once per test binary: its tests may run in parallel
+    static DEMO: OnceLock<PathBuf> = OnceLock::new();
+    DEMO.get_or_init(build_demo).clone()
+}
+
+fn build_demo() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)

@@ -490,7 +490,7 @@ impl Parser<'_> {
                 .map(Bson::Double)
                 .or_else(|_| err("invalid number"));
         }
-        let ndigits = int_end - start - usize::from(text.starts_with('-'));
+        let ndigits = int_end.saturating_sub(start + usize::from(text.starts_with('-')));
         if ndigits > INT_MAX_STR_DIGITS {
             return err("Exceeds the limit (4300 digits) for integer string conversion");
         }

@@ -80,6 +80,7 @@ pub(crate) fn encode(data: &[u8]) -> String {
 /// [`Error::Base85`] with Python's `ValueError` text: non-ASCII text, a character
 /// outside the alphabet (first bad position of the first bad group), or a group
 /// whose value exceeds 2^32-1.
+#[cfg(test)]
 pub(crate) fn decode(text: &str) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     decode_into(text, &mut out)?;

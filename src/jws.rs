@@ -28,6 +28,8 @@ const MAX_HEADER: usize = 512;
 const MAX_PAYLOAD: usize = 128_000;
 /// joserfc's `max_signature_length`.
 const MAX_SIGNATURE: usize = 1024;
+/// Length of the b64url (no padding) text of a 32-byte HMAC-SHA256 tag.
+const SIGNATURE_CHARS: usize = 43;
 /// joserfc's limit on the whole value: the sum of the three.
 const MAX_VALUE: usize = MAX_HEADER + MAX_PAYLOAD + MAX_SIGNATURE;
 
@@ -133,11 +135,17 @@ pub(crate) fn verify(token: &str, keys: &KeyRing) -> Result<(Vec<u8>, usize)> {
         }
     }
 
-    // 13: signature, one HMAC per key in order, constant-time comparison
-    let mut signature = Vec::with_capacity(33);
-    if !b64url_decode_into(signature_seg, &mut signature) {
+    // 13: signature, one HMAC per key in order, constant-time comparison. Only a
+    // 43-character segment can decode to the 32 bytes of an HMAC-SHA256 tag; any
+    // other segment fails `compare_digest` (or strict decoding) for every key.
+    if signature_seg.len() != SIGNATURE_CHARS {
         return Err(Error::BadSignature);
     }
+    let mut signature = [0u8; 33];
+    let signature = match URL_SAFE_NO_PAD.decode_slice(signature_seg, &mut signature) {
+        Ok(32) => signature.get(..32).ok_or(Error::BadSignature)?,
+        _ => return Err(Error::BadSignature),
+    };
     let signing_input_len = header_seg.len() + 1 + payload_seg.len();
     let signing_input = value
         .get(..signing_input_len)
@@ -145,7 +153,7 @@ pub(crate) fn verify(token: &str, keys: &KeyRing) -> Result<(Vec<u8>, usize)> {
     for (index, key) in keys.keys().iter().enumerate() {
         let mut mac = new_mac(key);
         mac.update(signing_input);
-        if mac.verify_slice(&signature).is_ok() {
+        if mac.verify_slice(signature).is_ok() {
             return Ok((claims, index));
         }
     }

@@ -411,13 +411,15 @@ fn truthy(v: &Bson) -> bool {
 
 /// `bson.decode(zlib.decompress(b85decode(text)))`.
 fn decode_bsz(text: &str, limits: &Limits) -> Result<Document> {
-    let compressed = base85::decode(text)?;
     with_scratch(|s| {
+        // `zlib` holds the compressed bytes, `bson` the inflated ones.
+        s.zlib.clear();
+        base85::decode_into(text, &mut s.zlib)?;
         let decompress = s.decompress.get_or_insert_with(|| Decompress::new(true));
         s.bson.clear();
         inflate(
             decompress,
-            &compressed,
+            &s.zlib,
             &mut s.bson,
             limits.max_decompressed_size,
         )?;

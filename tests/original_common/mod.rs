@@ -262,14 +262,15 @@ pub fn ejson_doc(map: &serde_json::Map<String, Value>) -> Document {
 
 // ------------------------------------------------------------------ the Python reference
 
-/// The reference's interpreter: `$BEAKER_REF_PYTHON`, else /work/.venv-ref/bin/python
-/// when it exists. `None` (with a printed notice) when there is none, unless
+/// The reference's interpreter: `$BEAKER_REF_PYTHON`, else /work/.venv-ref/bin/python,
+/// when that file exists. `None` (with a printed notice) when there is none, unless
 /// `BEAKER_REQUIRE_REF=1` (CI), which makes its absence a failure.
 pub fn python() -> Option<PathBuf> {
-    let found = match std::env::var_os("BEAKER_REF_PYTHON") {
-        Some(p) => Some(PathBuf::from(p)),
-        None => Some(PathBuf::from("/work/.venv-ref/bin/python")).filter(|p| p.exists()),
-    };
+    let found = std::env::var_os("BEAKER_REF_PYTHON").map_or_else(
+        || PathBuf::from("/work/.venv-ref/bin/python"),
+        PathBuf::from,
+    );
+    let found = Some(found).filter(|p| p.exists());
     if found.is_none() {
         assert!(
             std::env::var("BEAKER_REQUIRE_REF").map_or(true, |v| v != "1"),

@@ -27,6 +27,7 @@ import decimal
 import io
 import json
 import pickle
+import pickletools
 import sys
 import uuid
 
@@ -106,6 +107,10 @@ def canon(v, path=None):
         return "{" + ", ".join(sorted(c(x) for x in v)) + "}" if v else "set()"
     if type(v) is frozenset:
         return "frozenset({" + ", ".join(sorted(c(x) for x in v)) + "})" if v else "frozenset()"
+    if type(v) is uuid.UUID and not hasattr(v, "int"):
+        return "<UUID object>"
+    if type(v) is ObjectId and not hasattr(v, "_ObjectId__id"):
+        return "<ObjectId object>"
     if type(v) in (datetime.datetime, datetime.date, datetime.time, datetime.timedelta,
                    datetime.timezone, decimal.Decimal, uuid.UUID, ObjectId):
         return ascii(v)
@@ -399,6 +404,59 @@ def cases():
     return out
 
 
+def has_frame(data):
+    """SafeUnpickler reads from a file, where CPython buffers per FRAME; pickle.loads
+    reads bytes and ignores frame boundaries. Mutated frames would show the file
+    behaviour, so those pickles are left out."""
+    try:
+        for op, _, _ in pickletools.genops(data):
+            if op.name == "FRAME":
+                return True
+    except Exception:  # noqa: BLE001 - genops stops at the first bad opcode
+        pass
+    return b"\x95" in data[:3]
+
+
+def mutation_cases(seed=20240601, per_case=30, max_len=600):
+    """Truncations, byte flips and splices of the cases above, with what pickle.loads
+    (via SafeUnpickler, memory-capped) makes of them: a differential test corpus."""
+    import random
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+    rng = random.Random(seed)
+    base = [base64.b64decode(c["pickle"]) for c in cases()]
+    base = [b for b in base if len(b) <= max_len]
+    seen = set()
+    out = []
+    for i, data in enumerate(base):
+        for j in range(per_case):
+            d = bytearray(data)
+            kind = rng.randrange(4)
+            if kind == 0 and len(d) > 1:
+                d = d[: rng.randrange(1, len(d))] + b"."
+            elif kind == 1 and d:
+                d[rng.randrange(len(d))] = rng.randrange(256)
+            elif kind == 2 and d:
+                k = rng.randrange(len(d))
+                d[k] ^= 1 << rng.randrange(8)
+            else:
+                other = rng.choice(base)
+                a, b = rng.randrange(len(d) + 1), rng.randrange(len(other) + 1)
+                d = d[:a] + other[b:]
+            d = bytes(d)
+            if d in seen or has_frame(d):
+                continue
+            seen.add(d)
+            case = {"name": f"mut/{i}/{j}", "pickle": base64.b64encode(d).decode()}
+            try:
+                case.update(outcome(d, safe_loads))
+            except Exception:  # noqa: BLE001 - no canonical form (e.g. a broken object)
+                continue
+            out.append(case)
+    return out
+
+
 def canon_stdin():
     for line in sys.stdin:
         line = line.strip()
@@ -414,6 +472,10 @@ def canon_stdin():
 if __name__ == "__main__":
     if sys.argv[1:] == ["--canon"]:
         canon_stdin()
+    elif sys.argv[1:] == ["--mutations"]:
+        json.dump({"generator": "scripts/gen_pickle_fixtures.py --mutations",
+                   "python": sys.version.split()[0], "cases": mutation_cases()}, sys.stdout, indent=0)
+        sys.stdout.write("\n")
     else:
         json.dump({"generator": "scripts/gen_pickle_fixtures.py", "python": sys.version.split()[0],
                    "cases": cases()}, sys.stdout, indent=1)

@@ -799,10 +799,8 @@ impl<'a> Unpickler<'a> {
                     self.stack.push(h);
                 }
                 b'c' => {
-                    let module = self.line()?;
-                    let name = self.line()?;
-                    let module = line_utf8(module)?;
-                    let name = line_utf8(name)?;
+                    let module = name_line(self.line()?, false)?;
+                    let name = name_line(self.line()?, false)?;
                     let g = find_class(&module, &name, self.proto)?;
                     self.push(Node::Global(g));
                 }
@@ -845,8 +843,9 @@ impl<'a> Unpickler<'a> {
                 b'i' => {
                     // INST names its class inline: refuse it by name when it is not
                     // allow-listed, and refuse the opcode anyway (old-style classes).
-                    let module = line_utf8(self.line()?)?;
-                    let name = line_utf8(self.line()?)?;
+                    self.marker()?;
+                    let module = name_line(self.line()?, true)?;
+                    let name = name_line(self.line()?, true)?;
                     find_class(&module, &name, self.proto)?;
                     return Err(perr("INST opcode is not allowed"));
                 }
@@ -1164,6 +1163,13 @@ impl<'a> Unpickler<'a> {
             (Glob::TimeDelta, _) => self.make_timedelta(args),
             (Glob::TimeZone, _) => self.make_timezone(args).map(Node::TimeZone),
             (Glob::Object, []) => Ok(Node::Object),
+            (Glob::Int, []) => Ok(Node::Int(0)),
+            (Glob::Int, [x]) => match self.node(*x) {
+                Node::Int(i) | Node::Int64(i) => Ok(Node::Int(*i)),
+                Node::Bool(b) => Ok(Node::Int(i64::from(*b))),
+                Node::BigInt(b) => Ok(Node::BigInt(b.clone())),
+                _ => Err(unsupported()),
+            },
             (Glob::Int64, []) => Ok(Node::Int64(0)),
             (Glob::Int64, [x]) => Ok(Node::Int64(self.int64_arg(*x)?)),
             (Glob::ObjectId, [x]) => {
@@ -1203,6 +1209,16 @@ impl<'a> Unpickler<'a> {
                         let b = self.bytes_arg(*state).ok_or_else(unsupported)?;
                         Ok(Node::Binary(0, b.to_vec()))
                     }
+                    // base.__new__(cls, state), then base.__init__(obj, state) for
+                    // classes with their own __init__: together, cls(state).
+                    (c, b) if c == b && c.is_type() => match c {
+                        Glob::Uuid
+                        | Glob::ObjectId
+                        | Glob::OrderedDict
+                        | Glob::Set
+                        | Glob::ByteArray => self.call(c, &[*state]),
+                        _ => self.new_instance(c, &[*state]),
+                    },
                     _ => Err(perr(format!(
                         "copyreg._reconstructor({}, {}) is not allowed",
                         cls.qualname(),
@@ -1433,17 +1449,22 @@ impl<'a> Unpickler<'a> {
             Node::Global(g) if g.is_type() => *g,
             _ => return Err(perr("NEWOBJ class argument isn't a type object")),
         };
-        let n = match g {
+        let n = self.new_instance(g, &args)?;
+        self.push(n);
+        Ok(())
+    }
+
+    /// `cls.__new__(cls, *args)` for an allow-listed class.
+    fn new_instance(&mut self, g: Glob, args: &[H]) -> Result<Node> {
+        Ok(match g {
             // object.__new__ ignores the arguments of classes with their own __init__.
             Glob::Uuid => Node::Uuid(None),
             Glob::ObjectId => Node::ObjectId(None),
             Glob::Object if args.is_empty() => Node::Object,
             Glob::OrderedDict => Node::OrderedDict(DictNode::default()),
             Glob::Set => Node::Set(SetNode::default()),
-            _ => self.call(g, &args)?,
-        };
-        self.push(n);
-        Ok(())
+            _ => self.call(g, args)?,
+        })
     }
 
     /// BUILD: `inst.__setstate__(state)` or the default `__dict__` update.
@@ -2015,8 +2036,15 @@ fn load_string_line(line: &[u8]) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-fn line_utf8(line: &[u8]) -> Result<String> {
-    let body = line.get(..line.len().saturating_sub(1)).unwrap_or(&[]);
+/// A GLOBAL (UTF-8) or INST (ASCII) name line; an empty name is a truncated pickle.
+fn name_line(line: &[u8], ascii: bool) -> Result<String> {
+    if line.len() < 2 {
+        return Err(truncated());
+    }
+    let body = line.get(..line.len() - 1).unwrap_or(&[]);
+    if ascii && !body.is_ascii() {
+        return Err(Error::NonAsciiPy2String);
+    }
     std::str::from_utf8(body)
         .map(str::to_string)
         .map_err(|_| perr("'utf-8' codec can't decode a GLOBAL name"))
@@ -2027,7 +2055,7 @@ fn memo_index_line(line: &[u8]) -> Result<u64> {
     if line.len() < 2 {
         return Err(truncated());
     }
-    let s = std::str::from_utf8(line).map_err(|_| perr("invalid memo index"))?;
+    let s = std::str::from_utf8(c_str(line)).map_err(|_| perr("invalid memo index"))?;
     let n = parse_py_int(s, false).ok_or_else(|| perr("invalid memo index"))?;
     match n {
         Node::Int(i) => u64::try_from(i).map_err(|_| perr("negative PUT argument")),
@@ -2041,7 +2069,8 @@ fn load_int_line(line: &[u8]) -> Result<Node> {
     if line.len() < 2 {
         return Err(truncated());
     }
-    let s = std::str::from_utf8(line).map_err(|_| perr("could not convert string to int"))?;
+    let s =
+        std::str::from_utf8(c_str(line)).map_err(|_| perr("could not convert string to int"))?;
     if let Some(v) = strtol0(s) {
         if line.len() == 3 && (v == 0 || v == 1) {
             return Ok(Node::Bool(v == 1));
@@ -2056,17 +2085,29 @@ fn load_long_line(line: &[u8]) -> Result<Node> {
     if line.len() < 2 {
         return Err(truncated());
     }
-    let mut s = std::str::from_utf8(line)
-        .map_err(|_| perr("invalid literal for int()"))?
-        .trim_end_matches('\n');
-    if s.len() > 1 {
-        s = s.strip_suffix('L').unwrap_or(s);
-    }
+    // CPython overwrites a trailing 'L' with NUL, then parses up to the first NUL.
+    let body = match line {
+        [rest @ .., b'L', b'\n'] => rest,
+        _ => line,
+    };
+    let s = std::str::from_utf8(c_str(body)).map_err(|_| perr("invalid literal for int()"))?;
     parse_py_int(s, true).ok_or_else(|| perr("invalid literal for int()"))
+}
+
+/// The text a C function sees: up to the first NUL byte.
+fn c_str(b: &[u8]) -> &[u8] {
+    b.iter()
+        .position(|&c| c == 0)
+        .and_then(|i| b.get(..i))
+        .unwrap_or(b)
 }
 
 /// C `strtol(s, &end, 0)` that must consume everything up to the newline.
 fn strtol0(s: &str) -> Option<i64> {
+    // strtol("") is 0 with the end pointer on the terminating NUL: accepted.
+    if s.is_empty() {
+        return Some(0);
+    }
     let body = s.strip_suffix('\n').unwrap_or(s);
     let t = body.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
     let (neg, t) = split_sign(t);
@@ -2258,7 +2299,8 @@ fn load_float_line(line: &[u8]) -> Result<f64> {
         return Err(truncated());
     }
     let bad = || perr("could not convert string to float");
-    let s = std::str::from_utf8(line.get(..line.len() - 1).unwrap_or(&[])).map_err(|_| bad())?;
+    let body = line.get(..line.len() - 1).unwrap_or(&[]);
+    let s = std::str::from_utf8(c_str(body)).map_err(|_| bad())?;
     let valid_chars = s
         .bytes()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'));
@@ -2285,11 +2327,8 @@ fn parse_uuid_hex(s: &str) -> Option<u128> {
 /// `str(Decimal(s))`: parses the literal (whitespace, underscores, case-insensitive
 /// specials) and renders it with `to_sci_string`.
 fn decimal_canonical(s: &str) -> Option<String> {
-    let t = s.trim();
-    if t.starts_with('_') || t.ends_with('_') || t.contains("__") {
-        return None;
-    }
-    let t = t.replace('_', "");
+    // CPython's _decimal strips whitespace and drops every underscore.
+    let t = s.trim().replace('_', "");
     let (neg, body) = split_sign(&t);
     let sign = if neg { "-" } else { "" };
     let lower = body.to_ascii_lowercase();
@@ -2312,7 +2351,8 @@ fn decimal_canonical(s: &str) -> Option<String> {
     let exp: i64 = match exp {
         Some(e) => {
             let digits = e.trim_start_matches(['+', '-']);
-            if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) || e.len() > 18 {
+            if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) || digits.len() > 18
+            {
                 return None;
             }
             e.parse().ok()?
@@ -2452,9 +2492,16 @@ fn convert_key(k: &PyValue, bson_mode: bool) -> std::result::Result<String, Stri
         PyValue::Int(i) | PyValue::Int64(i) => Ok(i.to_string()),
         PyValue::BigInt(b) => Ok(bigint_to_decimal(b)),
         PyValue::Float(f) => {
-            let mut s = String::new();
-            crate::pyjson::write_float(&mut s, *f);
-            Ok(s)
+            // json.dumps writes float keys with float.__repr__ (NaN/Infinity tokens).
+            Ok(if f.is_nan() {
+                "NaN".into()
+            } else if f.is_infinite() {
+                if *f > 0.0 { "Infinity" } else { "-Infinity" }.into()
+            } else {
+                let mut s = String::new();
+                push_float_repr(&mut s, *f);
+                s
+            })
         }
         other => Err(format!(
             "TypeError: keys must be str, int, float, bool or None, not {}",
@@ -2763,7 +2810,7 @@ fn repr_into(out: &mut String, v: &PyValue, canonical: bool) {
                 } else if f.is_infinite() {
                     out.push_str(if *f > 0.0 { "inf" } else { "-inf" });
                 } else {
-                    crate::pyjson::push_float_repr(out, *f);
+                    push_float_repr(out, *f);
                 }
             }
             PyValue::Str(s) => {
@@ -2897,6 +2944,68 @@ fn repr_into(out: &mut String, v: &PyValue, canonical: bool) {
             PyValue::Class(name) => out.push_str(&format!("<class '{name}'>")),
             PyValue::Recursive => out.push_str("[...]"),
         }
+    }
+}
+
+/// `float.__repr__` of a finite float: the shortest digits that round-trip, ties
+/// between equally short candidates broken to even as CPython's dtoa does (Rust's
+/// shortest formatting breaks them upwards: 123456789.126953125 must print as
+/// 123456789.12695312), in `repr`'s layout.
+fn push_float_repr(out: &mut String, x: f64) {
+    if x == 0.0 {
+        out.push_str(if x.is_sign_negative() { "-0.0" } else { "0.0" });
+        return;
+    }
+    let shortest = format!("{:e}", x.abs());
+    let n = shortest
+        .split('e')
+        .next()
+        .map_or(1, |m| m.bytes().filter(u8::is_ascii_digit).count());
+    // The correctly rounded (half-even) n-digit value is the nearest n-digit decimal,
+    // so it round-trips whenever the shortest candidate does.
+    let exact = format!("{:.*e}", n.saturating_sub(1), x.abs());
+    let sci = if exact.parse::<f64>().ok() == Some(x.abs()) {
+        exact
+    } else {
+        shortest
+    };
+    let (mant, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mant.chars().filter(char::is_ascii_digit).collect();
+    let digits = digits.trim_end_matches('0');
+    let digits = if digits.is_empty() { "0" } else { digits };
+    if x.is_sign_negative() {
+        out.push('-');
+    }
+    let decpt = exp + 1;
+    let nd = i32::try_from(digits.len()).unwrap_or(i32::MAX);
+    if -4 < decpt && decpt <= 16 {
+        if decpt <= 0 {
+            out.push_str("0.");
+            out.push_str(&"0".repeat(usize::try_from(-decpt).unwrap_or(0)));
+            out.push_str(digits);
+        } else if decpt >= nd {
+            out.push_str(digits);
+            out.push_str(&"0".repeat(usize::try_from(decpt - nd).unwrap_or(0)));
+            out.push_str(".0");
+        } else {
+            let (a, b) = digits.split_at(usize::try_from(decpt).unwrap_or(0));
+            out.push_str(a);
+            out.push('.');
+            out.push_str(b);
+        }
+    } else {
+        let (first, rest) = digits.split_at(1);
+        out.push_str(first);
+        if !rest.is_empty() {
+            out.push('.');
+            out.push_str(rest);
+        }
+        out.push_str(&format!(
+            "e{}{:02}",
+            if exp < 0 { '-' } else { '+' },
+            exp.unsigned_abs()
+        ));
     }
 }
 

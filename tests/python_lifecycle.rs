@@ -280,3 +280,124 @@ fn old_key_cookie_is_reissued_like_the_reference() {
     );
     assert_eq!(config.metrics().snapshot().reissued, 1);
 }
+
+const HEADER_PROBE: &str = r#"
+import sys, json, warnings, logging
+warnings.simplefilter("ignore")
+logging.disable(logging.CRITICAL)
+from beaker_session_jwt import JWTCookieSession
+seen = []
+JWTCookieSession._decrypt_data = lambda self, value: seen.append(value) or {}
+out = []
+for key, header in json.load(sys.stdin):
+    seen.clear()
+    JWTCookieSession({"cookie": header}, key=key, jwt_secret_keys="probe-key-0123456789")
+    out.append(seen[0] if seen else None)
+print(json.dumps(out))
+"#;
+
+/// Differential test of the Cookie header parser: thousands of generated headers
+/// (separators, quotes, Python-only whitespace, near-miss names) through the real
+/// JWTCookieSession constructor and through `find_session_cookie`.
+#[test]
+fn cookie_header_parser_agrees_with_the_reference_on_generated_headers() {
+    const PIECES: &[&str] = &[
+        "beaker.session.id",
+        "sid",
+        "a:b",
+        "my key",
+        "Path",
+        "=",
+        ";",
+        "; ",
+        "\"",
+        " ",
+        "\t",
+        "\n",
+        "\u{0b}",
+        "\u{1c}",
+        "\u{1f}",
+        "\u{85}",
+        "\u{a0}",
+        "\u{2003}",
+        "\u{3000}",
+        "\u{200b}",
+        "\u{feff}",
+        ",",
+        "x",
+        "eyJ.a.b",
+        "é",
+        "\0",
+    ];
+    const KEYS: &[&str] = &["beaker.session.id", "sid", "a:b", "my key", "Path"];
+    // xorshift: deterministic, no dependency
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    const WS: &[&str] = &[
+        "", "", " ", "\t", "\u{a0}", "\u{1c}", "\u{2003}", "\u{200b}",
+    ];
+    const SEPS: &[&str] = &[";", "; ", ";\t", ";;", " ; "];
+    let mut cases = Vec::new();
+    for _ in 0..3000 {
+        let mut header = String::new();
+        let mut used = KEYS[next(KEYS.len())];
+        for i in 0..next(5) {
+            if i > 0 {
+                header.push_str(SEPS[next(SEPS.len())]);
+            }
+            if next(6) == 0 {
+                // junk segment
+                for _ in 0..next(6) {
+                    header.push_str(PIECES[next(PIECES.len())]);
+                }
+                continue;
+            }
+            header.push_str(WS[next(WS.len())]);
+            let name = KEYS[next(KEYS.len())];
+            if next(2) == 0 {
+                used = name;
+            }
+            header.push_str(name);
+            header.push_str(WS[next(WS.len())]);
+            if next(8) != 0 {
+                header.push('=');
+            }
+            header.push_str(WS[next(WS.len())]);
+            for _ in 0..next(5) {
+                header.push_str(PIECES[next(PIECES.len())]);
+            }
+            header.push_str(WS[next(WS.len())]);
+        }
+        cases.push((used.to_owned(), header));
+    }
+    let Some(reference) = run_python(&["-c", HEADER_PROBE], &json!(cases)) else {
+        return;
+    };
+    let reference = reference.as_array().unwrap();
+    let mut mismatches = Vec::new();
+    let mut found = 0;
+    for ((key, header), want) in cases.iter().zip(reference) {
+        let got = beaker_session_jwt::cookies::find_session_cookie(header, key);
+        found += usize::from(got.is_some());
+        if got.as_deref() != want.as_str() {
+            mismatches.push(format!(
+                "key {key:?} header {header:?}: got {got:?}, want {want}"
+            ));
+        }
+    }
+    println!(
+        "{} generated headers, {found} with a session cookie, {} mismatches",
+        cases.len(),
+        mismatches.len()
+    );
+    assert!(
+        mismatches.is_empty(),
+        "{}",
+        mismatches[..mismatches.len().min(20)].join("\n")
+    );
+}

@@ -545,3 +545,39 @@ fn metrics_count_rotation_and_migration() {
     assert!(!m.old_keys_unused());
     assert!(!m.original_format_unused());
 }
+
+mod any_input {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn config(invalidate: bool) -> SessionConfig {
+        let codec = Codec::builder()
+            .secret_keys(["fixture-key-new-0123456789"])
+            .build()
+            .unwrap();
+        SessionConfig::builder(codec)
+            .invalidate_corrupt(invalidate)
+            .timeout(Some(60))
+            .build()
+            .unwrap()
+    }
+
+    proptest! {
+        /// Any Cookie header: with invalidate_corrupt a session always comes out and
+        /// finishing it succeeds; without, the result is Ok or a typed error. Never a panic.
+        #[test]
+        fn any_header_loads_or_fails_cleanly(
+            prefix in "[ -~\u{a0}-\u{ff}]{0,40}",
+            value in "[ -~]{0,200}",
+            jwtish in proptest::bool::ANY,
+        ) {
+            let value = if jwtish { format!("eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.{value}") } else { value };
+            let header = format!("{prefix}; beaker.session.id={value}");
+            let mut s = config(true).load_cookie_header(Some(&header)).unwrap();
+            s.insert("k", "v");
+            s.save();
+            prop_assert!(s.finish().unwrap().is_some());
+            let _ = config(false).load_cookie_header(Some(&header)).map(|mut s| s.finish());
+        }
+    }
+}

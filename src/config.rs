@@ -280,15 +280,14 @@ fn parse_ini(text: &str) -> Result<IniSections> {
             continue;
         }
         let indented = line.len() != trimmed.len();
-        if indented {
-            // continuation of the previous value
-            if let Some((_, entries)) = sections.last_mut() {
-                if let Some((_, v)) = entries.last_mut() {
-                    v.push('\n');
-                    v.push_str(trimmed);
-                    continue;
-                }
-            }
+        // an indented line continues the previous value
+        if let (true, Some((_, v))) = (
+            indented,
+            sections.last_mut().and_then(|(_, e)| e.last_mut()),
+        ) {
+            v.push('\n');
+            v.push_str(trimmed);
+            continue;
         }
         if let Some(name) = trimmed.strip_prefix('[') {
             let name = name.strip_suffix(']').ok_or_else(|| {

@@ -19,6 +19,12 @@
 //!   the session (`reissue_cookies`, on by default), so key rotation and format
 //!   migration complete as users come back.
 //!
+//! Beaker loads a session only when the application first touches it, so a bad
+//! cookie on a request that never uses the session causes no error there.
+//! [`SessionConfig::load_lazy`] gives exactly that ([`LazySession`]);
+//! [`SessionConfig::load`] loads at once and tracks accesses instead (a session
+//! loaded but never touched still writes nothing).
+//!
 //! ```
 //! use beaker_session_jwt::{BeakerOptions, SessionConfig};
 //! use http::HeaderMap;

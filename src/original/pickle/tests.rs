@@ -1165,3 +1165,31 @@ fn float_repr_breaks_ties_to_even_like_cpython() {
         assert_eq!(s, want);
     }
 }
+
+#[test]
+#[ignore = "timing: cargo test --release --lib original::pickle::tests::timing -- --ignored --nocapture"]
+fn timing_typical_sessions() {
+    let cases = encode_cases();
+    let n = 20_000;
+    for name in [
+        "encode-original-pickle/login",
+        "encode-original-pickle/cart",
+    ] {
+        let c = cases.iter().find(|c| c.name == name).expect("vector");
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            let v = load(&c.reference).expect("loads");
+            std::hint::black_box(to_session(v, &[], true).expect("session"));
+        }
+        let read = start.elapsed() / n;
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(dumps(&c.session).expect("dumps"));
+        }
+        let write = start.elapsed() / n;
+        println!(
+            "{name}: {} byte pickle, loads+to_session {read:?}, dumps {write:?}",
+            c.reference.len()
+        );
+    }
+}

@@ -78,7 +78,7 @@ fn with_scratch<T>(f: impl FnOnce(&mut Scratch) -> T) -> T {
 pub(crate) fn bsz_claims(session: &Document) -> Result<String> {
     with_scratch(|s| {
         s.bson.clear();
-        encode_document(session, &mut s.bson, true, 1)?;
+        encode_document(session, &mut s.bson, true)?;
         s.zlib.clear();
         let exact = s.deflate9.get_or_insert_with(Box::default);
         if !exact.compress(&s.bson, &mut s.zlib) {
@@ -157,55 +157,94 @@ fn write_string(out: &mut Vec<u8>, s: &str) -> Result<()> {
     Ok(())
 }
 
+/// A container being written, with its remaining elements.
+enum Open<'a> {
+    Doc {
+        iter: bson::document::Iter<'a>,
+        /// Top level with `_id` already written first.
+        skip_id: bool,
+        len_at: usize,
+    },
+    Arr {
+        iter: std::iter::Enumerate<std::slice::Iter<'a, Bson>>,
+        len_at: usize,
+    },
+    /// Code with scope: its total length is patched once the scope is written.
+    ScopeEnd { len_at: usize },
+}
+
 /// `bson.encode(doc)`: at the top level a present `_id` is written first.
-fn encode_document(doc: &Document, out: &mut Vec<u8>, top: bool, depth: usize) -> Result<()> {
-    if depth > ENCODE_MAX_DEPTH {
-        return Err(Error::NestingTooDeep {
-            limit: ENCODE_MAX_DEPTH,
-        });
-    }
-    let at = begin_len(out);
+/// Iterative (explicit stack), so deep documents cannot overflow ours; deeper than
+/// [`ENCODE_MAX_DEPTH`] is refused like Python's `RecursionError`.
+fn encode_document(doc: &Document, out: &mut Vec<u8>, top: bool) -> Result<()> {
+    let mut stack: Vec<Open<'_>> = Vec::new();
+    let mut depth = 1usize;
     let id = if top { doc.get("_id") } else { None };
+    stack.push(Open::Doc {
+        iter: doc.iter(),
+        skip_id: id.is_some(),
+        len_at: begin_len(out),
+    });
     if let Some(id) = id {
-        encode_element("_id", id, out, depth)?;
+        write_element("_id", id, out, &mut stack, &mut depth)?;
     }
-    for (k, v) in doc {
-        if id.is_some() && k == "_id" {
-            continue;
+    let mut key = String::with_capacity(20);
+    while let Some(open) = stack.last_mut() {
+        match open {
+            Open::Doc {
+                iter,
+                skip_id,
+                len_at,
+            } => match iter.next() {
+                Some((k, _)) if *skip_id && k == "_id" => {}
+                Some((k, v)) => write_element(k, v, out, &mut stack, &mut depth)?,
+                None => {
+                    let at = *len_at;
+                    out.push(0);
+                    end_len(out, at)?;
+                    stack.pop();
+                    depth -= 1;
+                }
+            },
+            Open::Arr { iter, len_at } => match iter.next() {
+                Some((i, v)) => {
+                    use std::fmt::Write as _;
+                    key.clear();
+                    let _ = write!(key, "{i}");
+                    write_element(&key, v, out, &mut stack, &mut depth)?;
+                }
+                None => {
+                    let at = *len_at;
+                    out.push(0);
+                    end_len(out, at)?;
+                    stack.pop();
+                    depth -= 1;
+                }
+            },
+            Open::ScopeEnd { len_at } => {
+                let at = *len_at;
+                end_len(out, at)?;
+                stack.pop();
+            }
         }
-        encode_element(k, v, out, depth)?;
     }
-    out.push(0);
-    end_len(out, at)
+    Ok(())
 }
 
-fn encode_array(items: &[Bson], out: &mut Vec<u8>, depth: usize) -> Result<()> {
-    if depth > ENCODE_MAX_DEPTH {
-        return Err(Error::NestingTooDeep {
-            limit: ENCODE_MAX_DEPTH,
-        });
+fn too_deep() -> Error {
+    Error::NestingTooDeep {
+        limit: ENCODE_MAX_DEPTH,
     }
-    let at = begin_len(out);
-    let mut key = itoa_buf();
-    for (i, v) in items.iter().enumerate() {
-        encode_element(index_key(&mut key, i), v, out, depth)?;
-    }
-    out.push(0);
-    end_len(out, at)
 }
 
-fn itoa_buf() -> String {
-    String::with_capacity(20)
-}
-
-fn index_key(buf: &mut String, i: usize) -> &str {
-    use std::fmt::Write as _;
-    buf.clear();
-    let _ = write!(buf, "{i}");
-    buf
-}
-
-fn encode_element(key: &str, value: &Bson, out: &mut Vec<u8>, depth: usize) -> Result<()> {
+/// Writes one element; containers are opened and pushed onto `stack`.
+fn write_element<'a>(
+    key: &str,
+    value: &'a Bson,
+    out: &mut Vec<u8>,
+    stack: &mut Vec<Open<'a>>,
+    depth: &mut usize,
+) -> Result<()> {
     let type_at = out.len();
     out.push(0);
     write_cstr(out, key)?;
@@ -219,11 +258,26 @@ fn encode_element(key: &str, value: &Bson, out: &mut Vec<u8>, depth: usize) -> R
             0x02
         }
         Bson::Document(d) => {
-            encode_document(d, out, false, depth + 1)?;
+            *depth += 1;
+            if *depth > ENCODE_MAX_DEPTH {
+                return Err(too_deep());
+            }
+            stack.push(Open::Doc {
+                iter: d.iter(),
+                skip_id: false,
+                len_at: begin_len(out),
+            });
             0x03
         }
         Bson::Array(a) => {
-            encode_array(a, out, depth + 1)?;
+            *depth += 1;
+            if *depth > ENCODE_MAX_DEPTH {
+                return Err(too_deep());
+            }
+            stack.push(Open::Arr {
+                iter: a.iter().enumerate(),
+                len_at: begin_len(out),
+            });
             0x04
         }
         Bson::Binary(b) => {
@@ -232,7 +286,10 @@ fn encode_element(key: &str, value: &Bson, out: &mut Vec<u8>, depth: usize) -> R
                 .map_err(|_| Error::InvalidBson("binary too large".into()))?;
             if subtype == 2 {
                 // The old binary subtype carries an inner length.
-                write_i32(out, len.checked_add(4).ok_or(Error::Zlib)?);
+                let outer = len
+                    .checked_add(4)
+                    .ok_or_else(|| Error::InvalidBson("binary too large".into()))?;
+                write_i32(out, outer);
                 out.push(subtype);
                 write_i32(out, len);
             } else {
@@ -270,10 +327,18 @@ fn encode_element(key: &str, value: &Bson, out: &mut Vec<u8>, depth: usize) -> R
             0x0E
         }
         Bson::JavaScriptCodeWithScope(cws) => {
-            let at = begin_len(out);
+            *depth += 1;
+            if *depth > ENCODE_MAX_DEPTH {
+                return Err(too_deep());
+            }
+            let total_at = begin_len(out);
             write_string(out, &cws.code)?;
-            encode_document(&cws.scope, out, false, depth + 1)?;
-            end_len(out, at)?;
+            stack.push(Open::ScopeEnd { len_at: total_at });
+            stack.push(Open::Doc {
+                iter: cws.scope.iter(),
+                skip_id: false,
+                len_at: begin_len(out),
+            });
             0x0F
         }
         Bson::Int32(i) => {
@@ -324,7 +389,7 @@ fn encode_element(key: &str, value: &Bson, out: &mut Vec<u8>, depth: usize) -> R
 #[cfg(test)]
 pub(crate) fn bson_encode(session: &Document) -> Result<Vec<u8>> {
     let mut out = Vec::new();
-    encode_document(session, &mut out, true, 1)?;
+    encode_document(session, &mut out, true)?;
     Ok(out)
 }
 
@@ -915,6 +980,92 @@ mod tests {
         );
     }
 
+    fn unhex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    // pymongo 4.20: bson.encode({'r': Regex('a.b', 'im'), 'c': Code('f()'),
+    // 'cs': Code('g()', {'x': 1}), 't': Timestamp(5, 7), 'dec': Decimal128('1.5'),
+    // 'mn': MinKey(), 'mx': MaxKey(), 'b2': Binary(b'xy', 2),
+    // 'b4': Binary(b'0123456789abcdef', 4), 'o': ObjectId('6a29a464871f947134b99452'),
+    // 'dt': datetime(2024,6,1,12,30,45,123000), 'i': Int64(7), '_id': 1}).hex()
+    const PY_TYPES: &str = "b5000000105f696400010000000b7200612e6200696d000d630004000000662829000f6373001800000004000000672829000c0000001078000100000000117400070000000500000013646563000f000000000000000000000000003e30ff6d6e007f6d780005623200060000000202000000787905623400100000000430313233343536373839616263646566076f006a29a464871f947134b994520964740083e9c7d38f010000126900070000000000000000";
+
+    #[test]
+    fn bson_types_match_pymongo_both_ways() {
+        let bytes = unhex(PY_TYPES);
+        let d = decode_document(&bytes, 10).unwrap();
+        let keys: Vec<_> = d.keys().cloned().collect();
+        assert_eq!(
+            keys,
+            [
+                "_id", "r", "c", "cs", "t", "dec", "mn", "mx", "b2", "b4", "o", "dt", "i"
+            ]
+        );
+        assert_eq!(d.get_i64("i").unwrap(), 7);
+        assert_eq!(
+            d.get_datetime("dt").unwrap().timestamp_millis(),
+            1_717_245_045_123
+        );
+        match d.get("b2") {
+            Some(Bson::Binary(b)) => {
+                assert_eq!(b.subtype, BinarySubtype::BinaryOld);
+                assert_eq!(b.bytes, b"xy");
+            }
+            other => panic!("{other:?}"),
+        }
+        // re-encoding gives pymongo's bytes again
+        assert_eq!(bson_encode(&d).unwrap(), bytes);
+    }
+
+    // Raw BSON with undefined, symbol, DBPointer and a duplicate key; pymongo decodes it
+    // as {"u": None, "s": "hi", "p": DBRef("coll", ObjectId(...)), "x": 2}.
+    #[test]
+    fn legacy_types_decode_like_pymongo() {
+        let bytes = unhex(
+            "380000000675000e7300030000006869000c700005000000636f6c6c006a29a464871f947134b99452107800010000001078000200000000",
+        );
+        let d = decode_document(&bytes, 10).unwrap();
+        let oid = ObjectId::parse_str("6a29a464871f947134b99452").unwrap();
+        let expected = doc! {
+            "u": Bson::Null,
+            "s": "hi",
+            "p": { "$ref": "coll", "$id": oid },
+            "x": 2,
+        };
+        assert_eq!(d, expected);
+        let keys: Vec<_> = d.keys().cloned().collect();
+        assert_eq!(keys, ["u", "s", "p", "x"]);
+    }
+
+    #[test]
+    fn datetime_range_is_pythons() {
+        let dt = |ms: i64| {
+            let mut body = vec![0x09, b'x', 0];
+            body.extend_from_slice(&ms.to_le_bytes());
+            let mut d = u32::try_from(body.len() + 5)
+                .unwrap()
+                .to_le_bytes()
+                .to_vec();
+            d.extend_from_slice(&body);
+            d.push(0);
+            decode_document(&d, 10)
+        };
+        assert!(dt(MIN_DATETIME_MS).is_ok());
+        assert!(dt(MAX_DATETIME_MS).is_ok());
+        assert!(matches!(
+            dt(MIN_DATETIME_MS - 1),
+            Err(Error::InvalidBson(_))
+        ));
+        assert!(matches!(
+            dt(MAX_DATETIME_MS + 1),
+            Err(Error::InvalidBson(_))
+        ));
+    }
+
     #[test]
     fn nul_in_key_is_refused() {
         assert!(matches!(
@@ -992,6 +1143,22 @@ mod tests {
         assert!(matches!(
             decode_document(&doc, 200),
             Err(Error::NestingTooDeep { limit: 200 })
+        ));
+    }
+
+    #[test]
+    fn encode_depth_is_capped_like_pythons_recursion_limit() {
+        fn nested(levels: usize) -> Document {
+            let mut d = doc! { "leaf": 1 };
+            for _ in 1..levels {
+                d = doc! { "a": d };
+            }
+            d
+        }
+        assert!(bson_encode(&nested(ENCODE_MAX_DEPTH)).is_ok());
+        assert!(matches!(
+            bsz_claims(&nested(ENCODE_MAX_DEPTH + 1)),
+            Err(Error::NestingTooDeep { .. })
         ));
     }
 

@@ -60,6 +60,7 @@ pub const KNOWN_OPTIONS: &[&str] = &[
     "save_accessed_time",
     "invalidate_corrupt",
     "reissue_cookies",
+    "auto",
     "type",
 ];
 

@@ -768,7 +768,8 @@ pub(crate) fn decode_document(data: &[u8], max_depth: usize) -> Result<Document>
             0x08 => {
                 let b = read_array::<1>(data, pos).filter_avail(avail, 1)?;
                 pos += 1;
-                match b[0] {
+                let [byte] = b;
+                match byte {
                     0 => Bson::Boolean(false),
                     1 => Bson::Boolean(true),
                     other => {

@@ -491,12 +491,12 @@ impl Deflate9 {
     }
 
     fn smaller(tree: &Tree, depth: &[u8], n: usize, m: usize) -> bool {
-        let (fnn, fm) = (tree.freq[n], tree.freq[m]);
-        fnn < fm || (fnn == fm && depth[n] <= depth[m])
+        let (fnn, fm) = (at(&tree.freq, n), at(&tree.freq, m));
+        fnn < fm || (fnn == fm && at(depth, n) <= at(depth, m))
     }
 
     fn pqdownheap(&mut self, which: Which, heap_len: usize, mut k: usize) {
-        let v = self.heap[k];
+        let v = at(&self.heap, k);
         let mut j = k << 1;
         while j <= heap_len {
             let tree = match which {
@@ -504,17 +504,22 @@ impl Deflate9 {
                 Which::D => &self.dtree,
                 Which::Bl => &self.bltree,
             };
-            if j < heap_len && Self::smaller(tree, &self.depth, self.heap[j + 1], self.heap[j]) {
+            if j < heap_len
+                && Self::smaller(tree, &self.depth, at(&self.heap, j + 1), at(&self.heap, j))
+            {
                 j += 1;
             }
-            if Self::smaller(tree, &self.depth, v, self.heap[j]) {
+            if Self::smaller(tree, &self.depth, v, at(&self.heap, j)) {
                 break;
             }
-            self.heap[k] = self.heap[j];
+            {
+                let v = at(&self.heap, j);
+                put(&mut self.heap, k, v);
+            }
             k = j;
             j <<= 1;
         }
-        self.heap[k] = v;
+        put(&mut self.heap, k, v);
     }
 
     fn build_tree(&mut self, which: Which, desc: &Desc) {
@@ -523,13 +528,13 @@ impl Deflate9 {
         let mut heap_max = HEAP_SIZE;
         let mut max_code: isize = -1;
         for n in 0..elems {
-            if self.tree(which).freq[n] != 0 {
+            if at(&self.tree(which).freq, n) != 0 {
                 heap_len += 1;
-                self.heap[heap_len] = n;
+                put(&mut self.heap, heap_len, n);
                 max_code = n as isize;
-                self.depth[n] = 0;
+                put(&mut self.depth, n, 0);
             } else {
-                self.tree(which).len[n] = 0;
+                put(&mut self.tree(which).len, n, 0);
             }
         }
         while heap_len < 2 {
@@ -540,9 +545,9 @@ impl Deflate9 {
                 0
             };
             heap_len += 1;
-            self.heap[heap_len] = node;
-            self.tree(which).freq[node] = 1;
-            self.depth[node] = 0;
+            put(&mut self.heap, heap_len, node);
+            put(&mut self.tree(which).freq, node, 1);
+            put(&mut self.depth, node, 0);
             self.opt_len = self.opt_len.wrapping_sub(1);
             if let Some(sl) = desc.static_len {
                 self.static_len = self.static_len.wrapping_sub(u64::from(sl(node)));
@@ -558,22 +563,31 @@ impl Deflate9 {
         let mut node = elems;
         loop {
             // pqremove
-            let n = self.heap[1];
-            self.heap[1] = self.heap[heap_len];
+            let n = at(&self.heap, 1);
+            {
+                let v = at(&self.heap, heap_len);
+                put(&mut self.heap, 1, v);
+            }
             heap_len -= 1;
             self.pqdownheap(which, heap_len, 1);
-            let m = self.heap[1];
+            let m = at(&self.heap, 1);
             heap_max -= 1;
-            self.heap[heap_max] = n;
+            put(&mut self.heap, heap_max, n);
             heap_max -= 1;
-            self.heap[heap_max] = m;
+            put(&mut self.heap, heap_max, m);
             let t = self.tree(which);
-            t.freq[node] = t.freq[n] + t.freq[m];
-            self.depth[node] = self.depth[n].max(self.depth[m]) + 1;
+            {
+                let v = at(&t.freq, n) + at(&t.freq, m);
+                put(&mut t.freq, node, v);
+            }
+            {
+                let v = at(&self.depth, n).max(at(&self.depth, m)) + 1;
+                put(&mut self.depth, node, v);
+            }
             let t = self.tree(which);
-            t.dad[n] = node as u16;
-            t.dad[m] = node as u16;
-            self.heap[1] = node;
+            put(&mut t.dad, n, node as u16);
+            put(&mut t.dad, m, node as u16);
+            put(&mut self.heap, 1, node);
             node += 1;
             self.pqdownheap(which, heap_len, 1);
             if heap_len < 2 {
@@ -581,7 +595,10 @@ impl Deflate9 {
             }
         }
         heap_max -= 1;
-        self.heap[heap_max] = self.heap[1];
+        {
+            let v = at(&self.heap, 1);
+            put(&mut self.heap, heap_max, v);
+        }
         self.gen_bitlen(which, desc, heap_max);
         self.gen_codes(which, max_code);
     }
@@ -590,34 +607,34 @@ impl Deflate9 {
         let max_code = self.tree(which).max_code;
         let max_length = desc.max_length;
         self.bl_count = [0; MAX_BITS + 1];
-        let root = self.heap[heap_max];
-        self.tree(which).len[root] = 0;
+        let root = at(&self.heap, heap_max);
+        put(&mut self.tree(which).len, root, 0);
         let mut overflow = 0i32;
         let mut h = heap_max + 1;
         while h < HEAP_SIZE {
-            let n = self.heap[h];
+            let n = at(&self.heap, h);
             let t = match which {
                 Which::L => &mut self.ltree,
                 Which::D => &mut self.dtree,
                 Which::Bl => &mut self.bltree,
             };
-            let mut bits = usize::from(t.len[usize::from(t.dad[n])]) + 1;
+            let mut bits = usize::from(at(&t.len, usize::from(at(&t.dad, n)))) + 1;
             if bits > max_length {
                 bits = max_length;
                 overflow += 1;
             }
-            t.len[n] = bits as u16;
+            put(&mut t.len, n, bits as u16);
             h += 1;
             if n > max_code {
                 continue;
             }
-            self.bl_count[bits] += 1;
+            add(&mut self.bl_count, bits, 1);
             let xbits = if n >= desc.extra_base {
-                usize::from(desc.extra[n - desc.extra_base])
+                usize::from(at(desc.extra, n - desc.extra_base))
             } else {
                 0
             };
-            let f = u64::from(t.freq[n]);
+            let f = u64::from(at(&t.freq, n));
             self.opt_len = self.opt_len.wrapping_add(f * (bits + xbits) as u64);
             if let Some(sl) = desc.static_len {
                 self.static_len = self
@@ -630,12 +647,12 @@ impl Deflate9 {
         }
         loop {
             let mut bits = max_length - 1;
-            while self.bl_count[bits] == 0 {
+            while at(&self.bl_count, bits) == 0 {
                 bits -= 1;
             }
-            self.bl_count[bits] -= 1;
-            self.bl_count[bits + 1] += 2;
-            self.bl_count[max_length] -= 1;
+            sub(&mut self.bl_count, bits, 1);
+            add(&mut self.bl_count, bits + 1, 2);
+            sub(&mut self.bl_count, max_length, 1);
             overflow -= 2;
             if overflow <= 0 {
                 break;
@@ -644,10 +661,10 @@ impl Deflate9 {
         let mut h = HEAP_SIZE;
         let mut bits = max_length;
         while bits != 0 {
-            let mut n = usize::from(self.bl_count[bits]);
+            let mut n = usize::from(at(&self.bl_count, bits));
             while n != 0 {
                 h -= 1;
-                let m = self.heap[h];
+                let m = at(&self.heap, h);
                 if m > max_code {
                     continue;
                 }
@@ -656,10 +673,11 @@ impl Deflate9 {
                     Which::D => &mut self.dtree,
                     Which::Bl => &mut self.bltree,
                 };
-                if usize::from(t.len[m]) != bits {
-                    let delta = (bits as i64 - i64::from(t.len[m])) * i64::from(t.freq[m]);
+                if usize::from(at(&t.len, m)) != bits {
+                    let delta =
+                        (bits as i64 - i64::from(at(&t.len, m))) * i64::from(at(&t.freq, m));
                     self.opt_len = self.opt_len.wrapping_add(delta as u64);
-                    t.len[m] = bits as u16;
+                    put(&mut t.len, m, bits as u16);
                 }
                 n -= 1;
             }
@@ -671,17 +689,23 @@ impl Deflate9 {
         let mut next_code = [0u16; MAX_BITS + 1];
         let mut code: u32 = 0;
         for bits in 1..=MAX_BITS {
-            code = (code + u32::from(self.bl_count[bits - 1])) << 1;
-            next_code[bits] = code as u16;
+            code = (code + u32::from(at(&self.bl_count, bits - 1))) << 1;
+            put(&mut next_code, bits, code as u16);
         }
         let t = self.tree(which);
         for n in 0..=max_code {
-            let len = usize::from(t.len[n]);
+            let len = usize::from(at(&t.len, n));
             if len == 0 {
                 continue;
             }
-            t.code[n] = bi_reverse(u32::from(next_code[len]), len as u32) as u16;
-            next_code[len] = next_code[len].wrapping_add(1);
+            {
+                let v = bi_reverse(u32::from(at(&next_code, len)), len as u32) as u16;
+                put(&mut t.code, n, v);
+            }
+            {
+                let v = at(&next_code, len).wrapping_add(1);
+                put(&mut next_code, len, v);
+            }
         }
     }
 
@@ -695,7 +719,7 @@ impl Deflate9 {
             if n == max_code + 1 {
                 0xFFFF
             } else {
-                i32::from(lens[n])
+                i32::from(at(&lens, n))
             }
         };
         let mut prevlen: i32 = -1;
@@ -710,16 +734,16 @@ impl Deflate9 {
             if count < max_count && curlen == nextlen {
                 continue;
             } else if count < min_count {
-                bl[curlen as usize] += count;
+                add(bl, curlen as usize, count);
             } else if curlen != 0 {
                 if curlen != prevlen {
-                    bl[curlen as usize] += 1;
+                    add(bl, curlen as usize, 1);
                 }
-                bl[REP_3_6] += 1;
+                add(bl, REP_3_6, 1);
             } else if count <= 10 {
-                bl[REPZ_3_10] += 1;
+                add(bl, REPZ_3_10, 1);
             } else {
-                bl[REPZ_11_138] += 1;
+                add(bl, REPZ_11_138, 1);
             }
             count = 0;
             prevlen = curlen;
@@ -739,7 +763,7 @@ impl Deflate9 {
             Which::D => &self.dtree,
             Which::Bl => &self.bltree,
         };
-        bits.send(u32::from(t.code[c]), u32::from(t.len[c]));
+        bits.send(u32::from(at(&t.code, c)), u32::from(at(&t.len, c)));
     }
 
     fn send_tree(&self, bits: &mut Bits<'_>, which: Which, max_code: usize) {
@@ -752,7 +776,7 @@ impl Deflate9 {
             if n == max_code + 1 {
                 0xFFFF
             } else {
-                i32::from(lens[n])
+                i32::from(at(lens, n))
             }
         };
         let mut prevlen: i32 = -1;
@@ -802,7 +826,7 @@ impl Deflate9 {
         self.build_tree(Which::Bl, &BL_DESC);
         let mut max_blindex = BL_CODES - 1;
         while max_blindex >= 3 {
-            if self.bltree.len[BL_ORDER[max_blindex]] != 0 {
+            if at(&self.bltree.len, at(&BL_ORDER, max_blindex)) != 0 {
                 break;
             }
             max_blindex -= 1;
@@ -833,16 +857,16 @@ impl Deflate9 {
                 let lc = usize::from(lc);
                 let code = length_code(lc);
                 send(bits, code + LITERALS + 1, false);
-                let extra = u32::from(EXTRA_LBITS[code]);
+                let extra = u32::from(at(&EXTRA_LBITS, code));
                 if extra != 0 {
-                    bits.send((lc - usize::from(BASE_LENGTH[code])) as u32, extra);
+                    bits.send((lc - usize::from(at(&BASE_LENGTH, code))) as u32, extra);
                 }
                 let d = usize::from(dist) - 1;
                 let code = dist_code(d);
                 send(bits, code, true);
-                let extra = u32::from(EXTRA_DBITS[code]);
+                let extra = u32::from(at(&EXTRA_DBITS, code));
                 if extra != 0 {
-                    bits.send((d - usize::from(BASE_DIST[code])) as u32, extra);
+                    bits.send((d - usize::from(at(&BASE_DIST, code))) as u32, extra);
                 }
             }
         }
@@ -881,7 +905,7 @@ impl Deflate9 {
             bits.send((dcodes - 1) as u32, 5);
             bits.send((blcodes - 4) as u32, 4);
             for &i in BL_ORDER.iter().take(blcodes) {
-                bits.send(u32::from(self.bltree.len[i]), 3);
+                bits.send(u32::from(at(&self.bltree.len, i)), 3);
             }
             self.send_tree(bits, Which::L, lcodes - 1);
             self.send_tree(bits, Which::D, dcodes - 1);
@@ -891,6 +915,33 @@ impl Deflate9 {
         if last {
             bits.windup();
         }
+    }
+}
+
+/// Bounds-checked read (indices here are bounded by construction; a miss reads 0
+/// rather than panicking).
+fn at<T: Copy + Default>(v: &[T], i: usize) -> T {
+    v.get(i).copied().unwrap_or_default()
+}
+
+/// Bounds-checked write.
+fn put<T>(v: &mut [T], i: usize, x: T) {
+    if let Some(slot) = v.get_mut(i) {
+        *slot = x;
+    }
+}
+
+/// Bounds-checked `v[i] += x` (counts here stay far below the type's maximum).
+fn add<T: Copy + std::ops::Add<Output = T>>(v: &mut [T], i: usize, x: T) {
+    if let Some(slot) = v.get_mut(i) {
+        *slot = *slot + x;
+    }
+}
+
+/// Bounds-checked `v[i] -= x` (only applied to counts known to be positive).
+fn sub<T: Copy + std::ops::Sub<Output = T>>(v: &mut [T], i: usize, x: T) {
+    if let Some(slot) = v.get_mut(i) {
+        *slot = *slot - x;
     }
 }
 

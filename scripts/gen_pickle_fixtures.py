@@ -15,6 +15,11 @@ Hand-made pickles are loaded with an Unpickler whose `find_class` refuses
 anything outside the Rust reader's allow-list (raising `ForbiddenGlobal`), so no
 pickle that names os.system & co. is ever executed here.
 
+`--writer` (run with PYTHONHASHSEED=0) writes testdata/pickle/writer_cases.json:
+random sessions and the bytes `pickle.dumps(session, 2)` gives for them.
+`--mutations` writes testdata/pickle/mutation_cases.json: truncated, flipped and
+spliced pickles with what CPython makes of them (a differential corpus).
+
 `--canon` reads base64 pickles, one per line, from stdin and prints the canonical
 text (or `!ExceptionName`) of each: the Rust writer tests use it to load their
 output with the real Python.
@@ -457,6 +462,70 @@ def mutation_cases(seed=20240601, per_case=30, max_len=600):
     return out
 
 
+def writer_cases(seed=1234, count=200):
+    """Random sessions as the reference's py_encode.py builds them (Extended JSON
+    parsed by bson.json_util, $numberLong as plain ints) and what
+    pickle.dumps(session, 2) writes: the Rust writer must be byte-identical."""
+    import random
+
+    sys.path.insert(0, "/work/shared/tools/refimpl")
+    import refcommon
+    from bson import json_util
+    from bson.json_util import CANONICAL_JSON_OPTIONS
+
+    rng = random.Random(seed)
+    pieces = ["", "a", "/", "\xe9", "\xdf\u20ac", "\U0001F600", "key", "_id", "user", "x" * 40,
+              "latin1", "_Binary__subtype", "\x00", "\n", "\xff"]
+
+    def rstr():
+        return "".join(rng.choice(pieces) for _ in range(rng.randrange(4)))
+
+    def rbytes(n):
+        return bytes(rng.randrange(256) for _ in range(n))
+
+    def val(d, big):
+        k = rng.randrange(14 if d < 3 else 9)
+        if k == 0:
+            return rstr()
+        if k == 1:
+            return rng.choice([0, 1, 255, 256, 65535, 65536, -1, -256, 2**31 - 1, -2**31, 2**31,
+                               2**40, -2**39, 2**63 - 1, -2**63, rng.randrange(-10**6, 10**6)])
+        if k == 2:
+            return rng.choice([0.0, -0.0, 1.5, 1e300, float("nan"), float("inf"), 0.1, rng.random()])
+        if k == 3:
+            return rng.choice([True, False, None])
+        if k == 4:
+            return rbytes(rng.randrange(0, 6))
+        if k == 5:
+            return datetime.datetime(rng.randrange(1, 10000), rng.randrange(1, 13), rng.randrange(1, 29),
+                                     rng.randrange(24), rng.randrange(60), rng.randrange(60),
+                                     rng.randrange(1000) * 1000)
+        if k == 6:
+            return ObjectId(rbytes(12))
+        if k == 7:
+            return Binary(rbytes(rng.randrange(0, 5)), rng.choice([1, 2, 3, 4, 5, 128]))
+        if k == 8:
+            return rstr() or "k"
+        if k in (9, 10, 11):
+            n = 1001 if big and d == 0 else rng.randrange(4)
+            return [val(d + 1, False) for _ in range(n)]
+        return {rstr(): val(d + 1, False) for _ in range(rng.randrange(4))}
+
+    out = []
+    for i in range(count):
+        big = i in (7, 8)
+        n = 1000 if i == 9 else 1001 if i == 10 else rng.randrange(0, 12)
+        sess = {}
+        for _ in range(n):
+            key = rstr() if rng.random() < 0.5 else f"k{rng.randrange(2000)}"
+            sess[key] = val(0, big)
+        text = json_util.dumps(sess, json_options=CANONICAL_JSON_OPTIONS)
+        data = refcommon.plain_ints(refcommon.load_ejson(text))
+        out.append({"session": json.loads(text),
+                    "pickle": base64.b64encode(pickle.dumps(data, 2)).decode()})
+    return out
+
+
 def canon_stdin():
     for line in sys.stdin:
         line = line.strip()
@@ -472,6 +541,10 @@ def canon_stdin():
 if __name__ == "__main__":
     if sys.argv[1:] == ["--canon"]:
         canon_stdin()
+    elif sys.argv[1:] == ["--writer"]:
+        json.dump({"generator": "PYTHONHASHSEED=0 scripts/gen_pickle_fixtures.py --writer",
+                   "python": sys.version.split()[0], "cases": writer_cases()}, sys.stdout, indent=0)
+        sys.stdout.write("\n")
     elif sys.argv[1:] == ["--mutations"]:
         json.dump({"generator": "scripts/gen_pickle_fixtures.py --mutations",
                    "python": sys.version.split()[0], "cases": mutation_cases()}, sys.stdout, indent=0)

@@ -3131,10 +3131,13 @@ fn repr_bytes(out: &mut String, b: &[u8]) {
 /// without pymongo cannot load; Python reads both back as the same number, and a
 /// BSON write of a small plain int gives int32 instead of int64).
 ///
-/// Memoisation follows Python 3 where it is visible from values alone: globals and
-/// the `'latin1'` argument are written once and fetched with BINGET, dict keys with
-/// equal text share one memo entry (as after `json.loads`), as do the cached empty
-/// and one-character strings.
+/// Memoisation follows CPython where identity is predictable from values: globals,
+/// the `'latin1'` argument and `'_Binary__subtype'` are written once; dict keys with
+/// equal text are one object (as after `json.loads`, which parsed the session in the
+/// reference's tools); `''`, one-character latin-1 strings, `b''` and one-byte bytes
+/// are CPython's cached singletons. The output is byte-identical to
+/// `pickle.dumps(session, 2)` on every generated session of
+/// `testdata/pickle/writer_cases.json` and every encode vector without `Int64`.
 ///
 /// # Errors
 /// [`Error::Unserializable`] (with the top-level key) for BSON values the reader of
@@ -3160,11 +3163,25 @@ struct Writer {
     out: Vec<u8>,
     next_memo: u32,
     globals: HashMap<&'static str, u32>,
-    /// Memo of strings that are shared objects in Python (keys, '', 1-char, 'latin1').
-    shared_str: HashMap<String, u32>,
-    empty_bytes: Option<u32>,
+    /// Memo of strings that are one object in Python, per pool.
+    shared_str: HashMap<(Pool, String), u32>,
+    /// Memo of the cached bytes objects (b'' and one byte).
+    cached_bytes: HashMap<Vec<u8>, u32>,
     /// A str too long for BINUNICODE was met.
     too_big: bool,
+}
+
+/// Which equal strings are one object in CPython (and so one memo entry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Pool {
+    /// Values: a new object each (unless cached, see [`Writer::str_val`]).
+    None,
+    /// Dict keys: deduplicated by `json.loads`, which parsed the session.
+    Keys,
+    /// The pickler's own constants (`'latin1'`, `'_Binary__subtype'`).
+    Const,
+    /// `''` and one-character latin-1 strings: CPython's cached singletons.
+    Cached,
 }
 
 /// One step of the iterative writer.
@@ -3225,17 +3242,21 @@ impl Writer {
         self.out.extend_from_slice(s.as_bytes());
     }
 
-    /// A str value; `shared` when Python would hold one object for equal texts.
-    fn str_val(&mut self, s: &str, shared: bool) {
-        let shared = shared || s.chars().count() <= 1 && s.chars().all(|c| u32::from(c) < 256);
-        if shared && let Some(&i) = self.shared_str.get(s) {
+    /// A str, memoized, or fetched when an equal one of its pool was written.
+    fn str_val(&mut self, s: &str, pool: Pool) {
+        let cached = s.chars().count() <= 1 && s.chars().all(|c| u32::from(c) < 256);
+        let pool = if cached { Pool::Cached } else { pool };
+        let key = (pool, s.to_string());
+        if pool != Pool::None
+            && let Some(&i) = self.shared_str.get(&key)
+        {
             self.get(i);
             return;
         }
         self.str_raw(s);
         let i = self.memoize();
-        if shared {
-            self.shared_str.insert(s.to_string(), i);
+        if pool != Pool::None {
+            self.shared_str.insert(key, i);
         }
     }
 
@@ -3261,25 +3282,28 @@ impl Writer {
 
     /// bytes as Python 3 writes them for protocol 2.
     fn bytes(&mut self, b: &[u8]) {
-        if b.is_empty() {
-            if let Some(i) = self.empty_bytes {
-                self.get(i);
-                return;
-            }
-            self.global("__builtin__", "bytes", "bytes");
-            self.out.push(b')');
-            self.out.push(b'R');
-            self.empty_bytes = Some(self.memoize());
+        // CPython caches b'' and the 256 one-byte bytes objects: one memo entry each.
+        let cached = b.len() <= 1;
+        if cached && let Some(&i) = self.cached_bytes.get(b) {
+            self.get(i);
             return;
         }
-        self.global("_codecs", "encode", "encode");
-        let text: String = b.iter().map(|&c| char::from(c)).collect();
-        self.str_val(&text, false);
-        self.str_val("latin1", true);
-        self.out.push(0x86);
-        self.memoize();
+        if b.is_empty() {
+            self.global("__builtin__", "bytes", "bytes");
+            self.out.push(b')');
+        } else {
+            self.global("_codecs", "encode", "encode");
+            let text: String = b.iter().map(|&c| char::from(c)).collect();
+            self.str_val(&text, Pool::None);
+            self.str_val("latin1", Pool::Const);
+            self.out.push(0x86);
+            self.memoize();
+        }
         self.out.push(b'R');
-        self.memoize();
+        let i = self.memoize();
+        if cached {
+            self.cached_bytes.insert(b.to_vec(), i);
+        }
     }
 
     fn datetime(&mut self, d: &bson::DateTime, key: &str) -> Result<()> {
@@ -3323,7 +3347,7 @@ impl Writer {
         while let Some(t) = tasks.pop() {
             match t {
                 WTask::Raw(b) => self.out.extend_from_slice(b),
-                WTask::Key(k) => self.str_val(k, true),
+                WTask::Key(k) => self.str_val(k, Pool::Keys),
                 WTask::Value(v, top) => self.value(v, top, &mut tasks)?,
             }
         }
@@ -3403,7 +3427,7 @@ impl Writer {
                 self.out.push(b'G');
                 self.out.extend_from_slice(&f.to_be_bytes());
             }
-            Bson::String(s) | Bson::Symbol(s) => self.str_val(s, false),
+            Bson::String(s) | Bson::Symbol(s) => self.str_val(s, Pool::None),
             Bson::Document(d) => self.open_dict(d, top, tasks, false),
             Bson::Array(a) => self.open_list(a, top, tasks),
             Bson::Boolean(b) => self.out.push(if *b { 0x88 } else { 0x89 }),
@@ -3423,7 +3447,7 @@ impl Writer {
                 self.memoize();
                 self.out.push(b'}');
                 self.memoize();
-                self.str_val("_Binary__subtype", true);
+                self.str_val("_Binary__subtype", Pool::Const);
                 self.int(i64::from(u8::from(b.subtype)));
                 self.out.push(b's');
                 self.out.push(b'b');

@@ -345,17 +345,24 @@ enum HKey {
     Ident(H),
 }
 
+/// Dicts and sets up to this size find equal keys by a linear scan (no hashing,
+/// no allocation); bigger ones build a hash index.
+const SMALL: usize = 16;
+
 #[derive(Debug, Default)]
 struct DictNode {
     entries: Vec<(H, H)>,
-    index: HashMap<HKey, usize>,
+    index: Option<HashMap<HKey, usize>>,
 }
 
 #[derive(Debug, Default)]
 struct SetNode {
     items: Vec<H>,
-    index: HashSet<HKey>,
+    index: Option<HashSet<HKey>>,
 }
+
+/// Memo indices below this live in a vector; others (rare, and possibly huge) in a map.
+const DENSE_MEMO: u64 = 4096;
 
 #[derive(Debug)]
 enum Node {
@@ -414,7 +421,9 @@ pub(crate) fn loads(data: &[u8], limits: &Limits) -> Result<PyValue> {
         pos: 0,
         stack: Vec::new(),
         marks: Vec::new(),
-        memo: HashMap::new(),
+        memo: Vec::new(),
+        memo_far: HashMap::new(),
+        memo_len: 0,
         arena: vec![Node::None, Node::Bool(false), Node::Bool(true)],
         hashable: HashMap::new(),
         proto: 0,
@@ -435,7 +444,10 @@ struct Unpickler<'a> {
     stack: Vec<H>,
     /// Stack lengths at each MARK (CPython's `marks`; the last one is the fence).
     marks: Vec<usize>,
-    memo: HashMap<u64, H>,
+    memo: Vec<Option<H>>,
+    memo_far: HashMap<u64, H>,
+    /// Number of filled memo entries (MEMOIZE's next index).
+    memo_len: u64,
     arena: Vec<Node>,
     /// Cached hashability of tuples and frozensets (immutable once built).
     hashable: HashMap<H, bool>,
@@ -556,15 +568,30 @@ impl<'a> Unpickler<'a> {
     }
 
     fn memo_get(&self, idx: u64) -> Result<H> {
-        self.memo
-            .get(&idx)
-            .copied()
-            .ok_or_else(|| perr(format!("memo value not found at index {idx}")))
+        let found = if idx < DENSE_MEMO {
+            usize::try_from(idx)
+                .ok()
+                .and_then(|i| self.memo.get(i).copied().flatten())
+        } else {
+            self.memo_far.get(&idx).copied()
+        };
+        found.ok_or_else(|| perr(format!("memo value not found at index {idx}")))
     }
 
     fn memo_put(&mut self, idx: u64) -> Result<()> {
         let h = self.top()?;
-        self.memo.insert(idx, h);
+        let old = if idx < DENSE_MEMO {
+            let i = usize::try_from(idx).unwrap_or(0);
+            if self.memo.len() <= i {
+                self.memo.resize(i + 1, None);
+            }
+            self.memo.get_mut(i).and_then(|slot| slot.replace(h))
+        } else {
+            self.memo_far.insert(idx, h)
+        };
+        if old.is_none() {
+            self.memo_len += 1;
+        }
         Ok(())
     }
 
@@ -802,7 +829,7 @@ impl<'a> Unpickler<'a> {
                     self.memo_put(u64::from(idx))?;
                 }
                 0x94 => {
-                    let idx = self.memo.len() as u64;
+                    let idx = self.memo_len;
                     self.memo_put(idx)?;
                 }
                 b'g' => {
@@ -966,6 +993,12 @@ impl<'a> Unpickler<'a> {
 
     /// Whether `h` is hashable (Python raises `TypeError: unhashable type`).
     fn check_hashable(&mut self, h: H) -> Result<()> {
+        if matches!(
+            self.node(h),
+            Node::None | Node::Bool(_) | Node::Int(_) | Node::Float(_) | Node::Str(_)
+        ) {
+            return Ok(());
+        }
         let mut todo = vec![h];
         let mut seen: Vec<H> = Vec::new();
         while let Some(h) = todo.pop() {
@@ -1021,19 +1054,51 @@ impl<'a> Unpickler<'a> {
         }
     }
 
+    /// Python's key equality (identity first), consistent with [`Self::hkey`].
+    fn key_eq(&self, a: H, b: H) -> bool {
+        if a == b {
+            return true;
+        }
+        match (self.node(a), self.node(b)) {
+            (Node::Str(x), Node::Str(y)) => x == y,
+            (Node::Str(_), _) | (_, Node::Str(_)) => false,
+            _ => {
+                let (ka, kb) = (self.hkey(a), self.hkey(b));
+                !matches!(ka, HKey::Ident(_)) && ka == kb
+            }
+        }
+    }
+
+    fn dict_find(&self, d: &DictNode, k: H) -> Option<usize> {
+        match &d.index {
+            Some(ix) => ix.get(&self.hkey(k)).copied(),
+            None => d.entries.iter().position(|&(e, _)| self.key_eq(e, k)),
+        }
+    }
+
     fn dict_insert(&mut self, d: &mut DictNode, k: H, v: H) -> Result<()> {
         self.check_hashable(k)?;
-        let key = self.hkey(k);
-        match d.index.get(&key) {
+        match self.dict_find(d, k) {
             // Python keeps the first key object and position, and replaces the value.
-            Some(&i) => {
+            Some(i) => {
                 if let Some(e) = d.entries.get_mut(i) {
                     e.1 = v;
                 }
             }
             None => {
-                d.index.insert(key, d.entries.len());
+                if let Some(ix) = d.index.as_mut() {
+                    ix.insert(self.hkey(k), d.entries.len());
+                }
                 d.entries.push((k, v));
+                if d.index.is_none() && d.entries.len() > SMALL {
+                    let ix = d
+                        .entries
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &(e, _))| (self.hkey(e), i))
+                        .collect();
+                    d.index = Some(ix);
+                }
             }
         }
         Ok(())
@@ -1041,8 +1106,19 @@ impl<'a> Unpickler<'a> {
 
     fn set_insert(&mut self, s: &mut SetNode, h: H) -> Result<()> {
         self.check_hashable(h)?;
-        if s.index.insert(self.hkey(h)) {
-            s.items.push(h);
+        let present = match &s.index {
+            Some(ix) => ix.contains(&self.hkey(h)),
+            None => s.items.iter().any(|&e| self.key_eq(e, h)),
+        };
+        if present {
+            return Ok(());
+        }
+        if let Some(ix) = s.index.as_mut() {
+            ix.insert(self.hkey(h));
+        }
+        s.items.push(h);
+        if s.index.is_none() && s.items.len() > SMALL {
+            s.index = Some(s.items.iter().map(|&e| self.hkey(e)).collect());
         }
         Ok(())
     }
@@ -1589,9 +1665,9 @@ impl<'a> Unpickler<'a> {
     fn lookup_str_key(&self, dict: H, key: &str) -> Option<H> {
         match self.node(dict) {
             Node::Dict(d) => d
-                .index
-                .get(&HKey::Str(PStr::Utf8(key.to_string())))
-                .and_then(|&i| d.entries.get(i))
+                .entries
+                .iter()
+                .find(|&&(k, _)| matches!(self.node(k), Node::Str(PStr::Utf8(s)) if s == key))
                 .map(|e| e.1),
             _ => None,
         }

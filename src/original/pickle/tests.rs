@@ -1184,11 +1184,16 @@ fn timing_typical_sessions() {
         let read = start.elapsed() / n;
         let start = std::time::Instant::now();
         for _ in 0..n {
+            std::hint::black_box(load(&c.reference).expect("loads"));
+        }
+        let load_only = start.elapsed() / n;
+        let start = std::time::Instant::now();
+        for _ in 0..n {
             std::hint::black_box(dumps(&c.session).expect("dumps"));
         }
         let write = start.elapsed() / n;
         println!(
-            "{name}: {} byte pickle, loads+to_session {read:?}, dumps {write:?}",
+            "{name}: {} byte pickle, loads {load_only:?}, loads+to_session {read:?}, dumps {write:?}",
             c.reference.len()
         );
     }

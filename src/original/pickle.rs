@@ -2589,7 +2589,9 @@ fn convert_key(k: &PyValue, bson_mode: bool) -> std::result::Result<String, Stri
         PyValue::Bool(b) => Ok(if *b { "true" } else { "false" }.into()),
         PyValue::None => Ok("null".into()),
         PyValue::Int(i) | PyValue::Int64(i) => Ok(i.to_string()),
-        PyValue::BigInt(b) => Ok(bigint_to_decimal(b)),
+        PyValue::BigInt(b) => bigint_to_decimal(b).ok_or_else(|| {
+            "ValueError: Exceeds the limit (4300 digits) for integer string conversion".into()
+        }),
         PyValue::Float(f) => {
             // json.dumps writes float keys with float.__repr__ (NaN/Infinity tokens).
             Ok(if f.is_nan() {
@@ -2805,7 +2807,12 @@ fn datetime_to_bson(dt: &PyDateTime) -> std::result::Result<bson::DateTime, Stri
     Ok(bson::DateTime::from_millis(us.div_euclid(1000)))
 }
 
-fn bigint_to_decimal(b: &[u8]) -> String {
+/// `str(int)`, or `None` beyond the 4300 digits Python 3.11 converts (which also
+/// keeps this quadratic conversion small).
+fn bigint_to_decimal(b: &[u8]) -> Option<String> {
+    if b.len() > 1800 {
+        return None;
+    }
     let neg = b.last().is_some_and(|x| x & 0x80 != 0);
     let mut mag: Vec<u8> = b.to_vec();
     if neg {
@@ -2849,7 +2856,8 @@ fn bigint_to_decimal(b: &[u8]) -> String {
             }
         }
     }
-    s
+    let digits = s.len() - usize::from(neg);
+    (digits <= 4300).then_some(s)
 }
 
 // =====================================================================================
@@ -2902,7 +2910,10 @@ fn repr_into(out: &mut String, v: &PyValue, canonical: bool) {
             PyValue::None => out.push_str("None"),
             PyValue::Bool(b) => out.push_str(if *b { "True" } else { "False" }),
             PyValue::Int(i) => out.push_str(&i.to_string()),
-            PyValue::BigInt(b) => out.push_str(&bigint_to_decimal(b)),
+            PyValue::BigInt(b) => match bigint_to_decimal(b) {
+                Some(d) => out.push_str(&d),
+                None => out.push_str(&format!("<int of {} bytes>", b.len())),
+            },
             PyValue::Float(f) => {
                 if f.is_nan() {
                     out.push_str("nan");

@@ -1229,3 +1229,22 @@ fn writer_is_byte_identical_to_cpython_on_generated_sessions() {
         different.join("\n")
     );
 }
+
+#[test]
+fn json_mode_big_int_keys_become_decimal_text_up_to_4300_digits() {
+    // {2**70: 1} -> "1180591620717411303424"; an int key of 2000 bytes exceeds the
+    // 4300 digits Python 3.11 converts to str (ValueError).
+    let p = b"\x80\x02}\x8a\x09\x00\x00\x00\x00\x00\x00\x00\x00\x40K\x01s.";
+    let doc = to_session(load(p).expect("loads"), &[], false).expect("json");
+    assert_eq!(doc, bson::doc! { "1180591620717411303424": 1 });
+    let mut p = b"\x80\x02}\x8b\xd0\x07\x00\x00".to_vec();
+    p.extend(std::iter::repeat_n(0x11u8, 2000));
+    p.extend_from_slice(b"K\x01s.");
+    match to_session(load(&p).expect("loads"), &[], false) {
+        Err(Error::Unconvertible { keys, reason }) => {
+            assert!(reason.starts_with("ValueError"), "{reason}");
+            assert_eq!(keys, ["<int of 2000 bytes>"]);
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -409,6 +409,31 @@ fn build_case(name: &str) -> Run {
         let (module, attr) = rest.split_once(':').unwrap();
         return pickle_run(stack_global_call(module, attr));
     }
+    if let Some(rest) = name.strip_prefix("depth:") {
+        // depth:<format>:<levels>:<max_nesting_depth>
+        let mut it = rest.split(':');
+        let (format, levels, max) = (it.next().unwrap(), it.next().unwrap(), it.next().unwrap());
+        let levels: usize = levels.parse().unwrap();
+        let limits = Limits {
+            max_nesting_depth: max.parse().unwrap(),
+            ..Limits::default()
+        };
+        return match format {
+            "bson" => jwt_run(
+                jwt_codec(true, limits),
+                bsz_cookie(&zlib(&nested_bson(levels))),
+            ),
+            "json" => jwt_run(
+                original_codec(DataSerializer::Json, true, limits),
+                original_cookie(&zlib(&nested_json_arrays(levels))),
+            ),
+            "claims" => jwt_run(jwt_codec(false, limits), hs256(&nested_json_arrays(levels))),
+            _ => jwt_run(
+                original_codec(DataSerializer::Pickle, true, limits),
+                original_cookie(&deep_pickle_lists(levels)),
+            ),
+        };
+    }
     if let Some(rest) = name.strip_prefix("exploit:") {
         let (exploit, remove) = rest.split_once(':').unwrap();
         let data = exploit_pickle(exploit, &std::env::var(MARKER_ENV).unwrap());
@@ -464,6 +489,17 @@ fn build_case(name: &str) -> Run {
         "deep_json_original_objects_100k" => jwt_run(
             original_codec(DataSerializer::Json, false, d),
             original_cookie(&zlib(&nested_json_objects(100_000))),
+        ),
+        "deep_json_original_100k_depth_limit_off" => depth_limit_off(
+            Codec::builder().original_serializer(DataSerializer::Json),
+            original_cookie(&zlib(&nested_json_arrays(100_000))),
+        ),
+        "deep_bson_10k_depth_limit_off" => {
+            depth_limit_off(Codec::builder(), bsz_cookie(&zlib(&nested_bson(10_000))))
+        }
+        "deep_pickle_lists_48k_depth_limit_off" => depth_limit_off(
+            Codec::builder(),
+            original_cookie(&deep_pickle_lists(48_000)),
         ),
         "deep_pickle_lists_48k" => pickle_run(deep_pickle_lists(48_000)),
         "deep_pickle_dicts_12k" => pickle_run(deep_pickle_dicts(12_000)),
@@ -608,6 +644,30 @@ fn build_case(name: &str) -> Run {
             Box::new(move || kind(&config.load_cookie_header(Some(&header))))
         }
         other => panic!("unknown case {other}"),
+    }
+}
+
+/// A codec with `max_nesting_depth = 1_000_000`: refusing that configuration is a
+/// fine answer too (reported as `config_refused`).
+fn depth_limit_off(b: beaker_session_jwt::CodecBuilder, cookie: String) -> Run {
+    let limits = Limits {
+        max_nesting_depth: 1_000_000,
+        ..Limits::default()
+    };
+    let built = b
+        .secret_keys([JWT_KEY])
+        .read_original_format(true)
+        .original_validate_key(VALIDATE_KEY)
+        .limits(limits)
+        .build();
+    let via_options = Codec::from_options(&BeakerOptions::from_pairs([
+        ("session.jwt_secret_keys", JWT_KEY),
+        ("session.max_nesting_depth", "1000000"),
+    ]));
+    match (built, via_options) {
+        (Ok(codec), _) => Box::new(move || kind(&codec.decode(&cookie))),
+        (Err(e), Err(_)) if e.is_config() => Box::new(|| "config_refused".to_owned()),
+        (Err(e), _) => panic!("unexpected {e:?}"),
     }
 }
 
@@ -941,6 +1001,22 @@ fn deep_pickle_as_deep_as_fits_is_nesting_too_deep() {
         "deep_pickle_lists_48k_json_mode",
     ] {
         run_case(case).expect(&["nesting_too_deep"]);
+    }
+}
+
+/// An operator who turns the depth limit off (`max_nesting_depth = 1000000`) must
+/// still not crash the process. The parsers are iterative, but a `bson::Document`
+/// drops recursively (about 7 frames per level): on a 2 MiB stack a debug build
+/// overflows between 4 000 and 8 000 levels. So the configuration must be refused
+/// or capped (at Python's recursion limit, 1 000, say).
+#[test]
+fn depth_limit_turned_off_still_does_not_overflow_the_stack() {
+    for case in [
+        "deep_json_original_100k_depth_limit_off",
+        "deep_bson_10k_depth_limit_off",
+        "deep_pickle_lists_48k_depth_limit_off",
+    ] {
+        run_case(case).expect(&["config_refused", "nesting_too_deep"]);
     }
 }
 

@@ -15,8 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use base64::Engine as _;
 use beaker_session_jwt::bson::doc;
 use beaker_session_jwt::{
-    BeakerOptions, Codec, CryptoType, DataSerializer, Error, KeyRing, Limits, SecretKey,
-    SessionConfig,
+    BeakerOptions, Codec, CryptoType, DataSerializer, KeyRing, Limits, SecretKey, SessionConfig,
 };
 use hmac::{Hmac, Mac};
 

@@ -473,7 +473,9 @@ impl<'a> Unpickler<'a> {
 
     fn u16le(&mut self) -> Result<u16> {
         let s = self.take(2)?;
-        Ok(u16::from_le_bytes([s[0], s[1]]))
+        let mut b = [0u8; 2];
+        b.copy_from_slice(s);
+        Ok(u16::from_le_bytes(b))
     }
 
     fn u32le(&mut self) -> Result<u32> {
@@ -2443,8 +2445,8 @@ fn decimal_canonical(s: &str) -> Option<String> {
             return Some(format!("{sign}{name}{p}"));
         }
     }
-    let (mant, exp) = match lower.find('e') {
-        Some(i) => (&lower[..i], Some(&lower[i + 1..])),
+    let (mant, exp) = match lower.split_once('e') {
+        Some((m, e)) => (m, Some(e)),
         None => (lower.as_str(), None),
     };
     let exp: i64 = match exp {
@@ -2458,10 +2460,7 @@ fn decimal_canonical(s: &str) -> Option<String> {
         }
         None => 0,
     };
-    let (int_part, frac) = match mant.find('.') {
-        Some(i) => (&mant[..i], &mant[i + 1..]),
-        None => (mant, ""),
-    };
+    let (int_part, frac) = mant.split_once('.').unwrap_or((mant, ""));
     if (int_part.is_empty() && frac.is_empty())
         || !int_part.bytes().all(|c| c.is_ascii_digit())
         || !frac.bytes().all(|c| c.is_ascii_digit())
@@ -3027,14 +3026,13 @@ fn repr_into(out: &mut String, v: &PyValue, canonical: bool) {
             PyValue::TimeZone(tz) => repr_tz(out, tz),
             PyValue::Decimal(t) => out.push_str(&format!("Decimal('{t}')")),
             PyValue::Uuid(u) => {
-                let h = format!("{u:032x}");
                 out.push_str(&format!(
-                    "UUID('{}-{}-{}-{}-{}')",
-                    &h[0..8],
-                    &h[8..12],
-                    &h[12..16],
-                    &h[16..20],
-                    &h[20..32]
+                    "UUID('{:08x}-{:04x}-{:04x}-{:04x}-{:012x}')",
+                    u >> 96,
+                    (u >> 80) & 0xffff,
+                    (u >> 64) & 0xffff,
+                    (u >> 48) & 0xffff,
+                    u & 0xffff_ffff_ffff
                 ));
             }
             PyValue::Int64(i) => out.push_str(&format!("Int64({i})")),

@@ -26,6 +26,11 @@ const DECODE: [u8; 256] = {
     table
 };
 
+/// True for the 85 characters of the alphabet.
+pub(crate) fn is_digit(b: u8) -> bool {
+    DECODE.get(usize::from(b)).is_some_and(|&d| d != INVALID)
+}
+
 /// Length of the base85 text for `n` input bytes:
 /// `5*floor(n/4) + (n mod 4 ? n mod 4 + 1 : 0)`.
 pub(crate) fn encoded_len(n: usize) -> usize {
@@ -58,7 +63,7 @@ fn push_group(mut value: u32, keep: usize, out: &mut String) {
     let mut digits = [0u8; 5];
     for d in digits.iter_mut().rev() {
         // value % 85 < 85, so the index is always in range
-        *d = ALPHABET[(value % 85) as usize];
+        *d = ALPHABET.get((value % 85) as usize).copied().unwrap_or(b'0');
         value /= 85;
     }
     for &d in digits.iter().take(keep) {
@@ -125,7 +130,7 @@ pub(crate) fn decode_into(text: &str, out: &mut Vec<u8>) -> Result<()> {
 fn group_value(chunk: &[u8], offset: usize) -> Result<u32> {
     let mut acc: u64 = 0;
     for (j, &c) in chunk.iter().enumerate() {
-        let digit = DECODE[usize::from(c)];
+        let digit = DECODE.get(usize::from(c)).copied().unwrap_or(INVALID);
         if digit == INVALID {
             return Err(Error::Base85(format!(
                 "bad base85 character at position {}",

@@ -448,15 +448,11 @@ fn fast_bsz(claims: &[u8]) -> Option<&str> {
         .strip_prefix(br#"{"bsZ":""#)?
         .strip_suffix(br#""}"#)?;
     // The alphabet has no `"` or `\`, so such a string needs no JSON unescaping.
-    if inner.iter().all(|&b| base85_digit(b)) {
+    if inner.iter().all(|&b| base85::is_digit(b)) {
         std::str::from_utf8(inner).ok()
     } else {
         None
     }
-}
-
-fn base85_digit(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&()*+-;<=>?@^_`{|}~".contains(&b)
 }
 
 /// Python truthiness of a JSON value.

@@ -70,36 +70,72 @@ const BASE_DIST: [u16; 30] = [
     2048, 3072, 4096, 6144, 8192, 12288, 16384, 24576,
 ];
 
+/// `_length_code`: length code (0..=28) for `lc = length - 3` in 0..=255, built
+/// like `tr_static_init`.
+const LENGTH_CODE: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut code = 0;
+    let mut length = 0;
+    while code < 28 {
+        let mut n = 0;
+        while n < (1 << EXTRA_LBITS[code]) {
+            table[length] = code as u8;
+            length += 1;
+            n += 1;
+        }
+        code += 1;
+    }
+    // length 258 (lc 255) has its own code without extra bits
+    table[255] = 28;
+    table
+};
+
+/// `_dist_code`: distance code for `dist < 256` at `dist`, otherwise at
+/// `256 + (dist >> 7)`, built like `tr_static_init`.
+const DIST_CODE: [u8; 512] = {
+    let mut table = [0u8; 512];
+    let mut code = 0;
+    let mut dist = 0;
+    while code < 16 {
+        let mut n = 0;
+        while n < (1 << EXTRA_DBITS[code]) {
+            table[dist] = code as u8;
+            dist += 1;
+            n += 1;
+        }
+        code += 1;
+    }
+    dist >>= 7;
+    while code < D_CODES {
+        let mut n = 0;
+        while n < (1 << (EXTRA_DBITS[code] - 7)) {
+            table[256 + dist] = code as u8;
+            dist += 1;
+            n += 1;
+        }
+        code += 1;
+    }
+    table
+};
+
 /// `_length_code[lc]` for `lc = length - 3` in 0..=255.
 fn length_code(lc: usize) -> usize {
-    if lc >= 255 {
-        return 28;
-    }
-    let mut code = 0;
-    for (c, &base) in BASE_LENGTH.iter().enumerate().take(28) {
-        if usize::from(base) <= lc {
-            code = c;
-        }
-    }
-    code
+    usize::from(LENGTH_CODE.get(lc).copied().unwrap_or(28))
 }
 
-/// `d_code(dist)` for `dist = distance - 1`.
+/// `d_code(dist)` for `dist = distance - 1` (< 32 768).
 fn dist_code(dist: usize) -> usize {
-    let mut code = 0;
-    for (c, &base) in BASE_DIST.iter().enumerate() {
-        if usize::from(base) <= dist {
-            code = c;
-        }
-    }
-    code
+    let i = if dist < 256 { dist } else { 256 + (dist >> 7) };
+    usize::from(DIST_CODE.get(i).copied().unwrap_or(29))
 }
 
-fn bi_reverse(mut code: u32, len: u32) -> u32 {
+const fn bi_reverse(mut code: u32, len: u32) -> u32 {
     let mut res = 0;
-    for _ in 0..len {
+    let mut i = 0;
+    while i < len {
         res = (res << 1) | (code & 1);
         code >>= 1;
+        i += 1;
     }
     res
 }
@@ -490,36 +526,21 @@ impl Deflate9 {
         }
     }
 
-    fn smaller(tree: &Tree, depth: &[u8], n: usize, m: usize) -> bool {
-        let (fnn, fm) = (at(&tree.freq, n), at(&tree.freq, m));
-        fnn < fm || (fnn == fm && at(depth, n) <= at(depth, m))
-    }
-
-    fn pqdownheap(&mut self, which: Which, heap_len: usize, mut k: usize) {
-        let v = at(&self.heap, k);
-        let mut j = k << 1;
-        while j <= heap_len {
-            let tree = match which {
-                Which::L => &self.ltree,
-                Which::D => &self.dtree,
-                Which::Bl => &self.bltree,
-            };
-            if j < heap_len
-                && Self::smaller(tree, &self.depth, at(&self.heap, j + 1), at(&self.heap, j))
-            {
-                j += 1;
-            }
-            if Self::smaller(tree, &self.depth, v, at(&self.heap, j)) {
-                break;
-            }
-            {
-                let v = at(&self.heap, j);
-                put(&mut self.heap, k, v);
-            }
-            k = j;
-            j <<= 1;
-        }
-        put(&mut self.heap, k, v);
+    fn pqdownheap(&mut self, which: Which, heap_len: usize, k: usize) {
+        let Deflate9 {
+            heap,
+            depth,
+            ltree,
+            dtree,
+            bltree,
+            ..
+        } = self;
+        let freq = match which {
+            Which::L => &ltree.freq,
+            Which::D => &dtree.freq,
+            Which::Bl => &bltree.freq,
+        };
+        pqdownheap(heap, freq, depth, heap_len, k);
     }
 
     fn build_tree(&mut self, which: Which, desc: &Desc) {
@@ -838,39 +859,40 @@ impl Deflate9 {
     }
 
     fn compress_block(&self, bits: &mut Bits<'_>, fixed: bool) {
-        let send = |bits: &mut Bits<'_>, c: usize, dist: bool| {
-            if fixed {
-                if dist {
-                    bits.send(bi_reverse(c as u32, 5), 5);
-                } else {
-                    let (code, len) = static_lcode(c);
-                    bits.send(code, len);
-                }
-            } else {
-                self.send_code(bits, c, if dist { Which::D } else { Which::L });
-            }
+        let (lcode, llen, dcode, dlen): (&[u16], &[u16], &[u16], &[u16]) = if fixed {
+            (&STATIC_LCODE, &STATIC_LLEN, &STATIC_DCODE, &[5; D_CODES])
+        } else {
+            (
+                &self.ltree.code,
+                &self.ltree.len,
+                &self.dtree.code,
+                &self.dtree.len,
+            )
+        };
+        let send = |bits: &mut Bits<'_>, code: &[u16], len: &[u16], c: usize| {
+            bits.send(u32::from(at(code, c)), u32::from(at(len, c)));
         };
         for &(dist, lc) in &self.syms {
             if dist == 0 {
-                send(bits, usize::from(lc), false);
+                send(bits, lcode, llen, usize::from(lc));
             } else {
                 let lc = usize::from(lc);
                 let code = length_code(lc);
-                send(bits, code + LITERALS + 1, false);
+                send(bits, lcode, llen, code + LITERALS + 1);
                 let extra = u32::from(at(&EXTRA_LBITS, code));
                 if extra != 0 {
                     bits.send((lc - usize::from(at(&BASE_LENGTH, code))) as u32, extra);
                 }
                 let d = usize::from(dist) - 1;
                 let code = dist_code(d);
-                send(bits, code, true);
+                send(bits, dcode, dlen, code);
                 let extra = u32::from(at(&EXTRA_DBITS, code));
                 if extra != 0 {
                     bits.send((d - usize::from(at(&BASE_DIST, code))) as u32, extra);
                 }
             }
         }
-        send(bits, END_BLOCK, false);
+        send(bits, lcode, llen, END_BLOCK);
     }
 
     /// `_tr_flush_block` for the window bytes `start..end`.
@@ -945,18 +967,81 @@ fn sub<T: Copy + std::ops::Sub<Output = T>>(v: &mut [T], i: usize, x: T) {
     }
 }
 
-/// Code and length of literal/length symbol `c` in the static tree.
-fn static_lcode(c: usize) -> (u32, u32) {
-    // gen_codes over the static lengths: 7-bit codes start at 0 (256..=279),
-    // 8-bit at 0x30 (0..=143) and 0xC0 (280..=287), 9-bit at 0x190 (144..=255).
-    let (code, len) = match c {
-        0..=143 => (0x30 + c as u32, 8),
-        144..=255 => (0x190 + (c - 144) as u32, 9),
-        256..=279 => ((c - 256) as u32, 7),
-        _ => (0xC0 + (c - 280) as u32, 8),
-    };
-    (bi_reverse(code, len), len)
+/// `smaller(tree, n, m, depth)` of trees.c: by frequency, then by depth.
+fn smaller(freq: &[u32], depth: &[u8], n: usize, m: usize) -> bool {
+    let (fnn, fm) = (at(freq, n), at(freq, m));
+    fnn < fm || (fnn == fm && at(depth, n) <= at(depth, m))
 }
+
+/// `pqdownheap`: restore the heap property from position `k` down.
+fn pqdownheap(heap: &mut [usize], freq: &[u32], depth: &[u8], heap_len: usize, mut k: usize) {
+    let v = at(heap, k);
+    let mut j = k << 1;
+    while j <= heap_len {
+        if j < heap_len && smaller(freq, depth, at(heap, j + 1), at(heap, j)) {
+            j += 1;
+        }
+        let hj = at(heap, j);
+        if smaller(freq, depth, v, hj) {
+            break;
+        }
+        put(heap, k, hj);
+        k = j;
+        j <<= 1;
+    }
+    put(heap, k, v);
+}
+
+/// Lengths of the static literal/length tree (`static_ltree[n].Len`).
+const STATIC_LLEN: [u16; 288] = {
+    let mut t = [0u16; 288];
+    let mut n = 0;
+    while n < 288 {
+        t[n] = if n <= 143 {
+            8
+        } else if n <= 255 {
+            9
+        } else if n <= 279 {
+            7
+        } else {
+            8
+        };
+        n += 1;
+    }
+    t
+};
+
+/// Codes of the static literal/length tree: `gen_codes` over [`STATIC_LLEN`]
+/// (7-bit codes start at 0, 8-bit at 0x30 then 0xC0, 9-bit at 0x190), bit-reversed.
+const STATIC_LCODE: [u16; 288] = {
+    let mut t = [0u16; 288];
+    let mut n = 0;
+    while n < 288 {
+        let (code, len) = if n <= 143 {
+            (0x30 + n as u32, 8)
+        } else if n <= 255 {
+            (0x190 + (n - 144) as u32, 9)
+        } else if n <= 279 {
+            ((n - 256) as u32, 7)
+        } else {
+            (0xC0 + (n - 280) as u32, 8)
+        };
+        t[n] = bi_reverse(code, len) as u16;
+        n += 1;
+    }
+    t
+};
+
+/// Codes of the static distance tree: 5-bit `n`, bit-reversed.
+const STATIC_DCODE: [u16; D_CODES] = {
+    let mut t = [0u16; D_CODES];
+    let mut n = 0;
+    while n < D_CODES {
+        t[n] = bi_reverse(n as u32, 5) as u16;
+        n += 1;
+    }
+    t
+};
 
 #[cfg(test)]
 mod tests {

@@ -1314,3 +1314,63 @@ fn oversized_cookie_headers_are_linear() {
     // invalidate_corrupt (the default) turns the refused value into a new session
     run_case("header_10mb_one_value").expect(&["ok", "exceeded_size"]);
 }
+
+// ------------------------------------------------------------------ header injection
+
+/// `_path` and `_domain` of a decoded session become Set-Cookie attributes
+/// (formats.md §2.5: the old cookie's values override the configuration). A key
+/// holder's CR/LF or `;` there must not inject headers or attributes: the session
+/// layer refuses to write such a cookie (or writes it without the injection).
+#[test]
+fn session_values_cannot_inject_set_cookie_attributes_or_headers() {
+    let hostile = [
+        ("_path", "/\r\nSet-Cookie: evil=1"),
+        ("_path", "/; Domain=evil.example"),
+        ("_domain", "example.com; Secure=no; evil=1"),
+        ("_domain", "example.com\nX-Evil: 1"),
+        ("_path", "/\u{0}x"),
+    ];
+    let json_original = original_codec(DataSerializer::Json, true, Limits::default());
+    let json_jwt = jwt_codec(false, Limits::default());
+    for (key, value) in hostile {
+        let session = serde_json::json!({ "_id": "0123456789abcdef0123456789abcdef", key: value });
+        let cookies = [
+            (
+                &json_original,
+                original_cookie(&zlib(session.to_string().as_bytes())),
+            ),
+            (&json_jwt, hs256(session.to_string().as_bytes())),
+        ];
+        for (codec, cookie) in cookies {
+            let config = SessionConfig::builder(codec.clone())
+                .invalidate_corrupt(false)
+                .build()
+                .unwrap();
+            let header = format!("beaker.session.id={cookie}");
+            let mut s = match config.load_cookie_header(Some(&header)) {
+                Ok(s) => s,
+                Err(e) => {
+                    assert!(!e.is_config(), "{key}={value:?}: {e:?}");
+                    continue;
+                }
+            };
+            s.touch();
+            s.save();
+            match s.finish() {
+                Ok(Some(h)) => {
+                    let text = h.to_str().unwrap_or("");
+                    assert!(
+                        !text.contains("evil") && !text.contains('\n'),
+                        "{key}={value:?}: {text}"
+                    );
+                    assert!(text.matches("Domain=").count() <= 1, "{text}");
+                }
+                Ok(None) => panic!("{key}={value:?}: nothing written for a saved session"),
+                Err(e) => assert!(
+                    matches!(e, Error::InvalidCookieAttribute { .. }),
+                    "{key}={value:?}: {e:?}"
+                ),
+            }
+        }
+    }
+}

@@ -1248,3 +1248,51 @@ fn json_mode_big_int_keys_become_decimal_text_up_to_4300_digits() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn python2_loads_what_dumps_writes() {
+    // Beaker on Python 2 must read what we write: cPickle and pickle load every
+    // generated session whose values need no pymongo class.
+    let py2 = std::env::var_os("BEAKER_PY2")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/root/.pyenv/versions/2.7.18/bin/python"));
+    if !py2.exists() {
+        eprintln!("NOTICE: no Python 2 interpreter (set BEAKER_PY2); skipping");
+        return;
+    }
+    let fx = read_json("testdata/pickle/writer_cases.json");
+    let mut input = String::new();
+    let mut n = 0;
+    for c in fx["cases"].as_array().expect("cases") {
+        let p = dumps(&ejson_doc(&c["session"])).expect("dumps");
+        if p.windows(5).any(|w| w == b"bson.") {
+            continue;
+        }
+        input.push_str(&STANDARD.encode(&p));
+        input.push('\n');
+        n += 1;
+    }
+    let script = "import sys, base64, cPickle, pickle\n\
+                  for line in sys.stdin:\n    \
+                  d = base64.b64decode(line.strip())\n    \
+                  a = cPickle.loads(d); b = pickle.loads(d)\n    \
+                  sys.stdout.write('ok\\n' if type(a) is dict and repr(a) == repr(b) else 'bad\\n')\n";
+    let mut child = Command::new(&py2)
+        .arg("-c")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python2");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("output");
+    assert!(out.status.success(), "python2 failed");
+    let text = String::from_utf8(out.stdout).expect("utf8");
+    assert_eq!(text.lines().filter(|l| *l == "ok").count(), n, "{text}");
+    assert!(n > 50);
+}

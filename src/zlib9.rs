@@ -526,208 +526,32 @@ impl Deflate9 {
         }
     }
 
-    fn pqdownheap(&mut self, which: Which, heap_len: usize, k: usize) {
+    /// `build_tree` on one of the three trees.
+    fn build_tree(&mut self, which: Which, desc: &Desc) {
         let Deflate9 {
             heap,
             depth,
             ltree,
             dtree,
             bltree,
+            bl_count,
+            opt_len,
+            static_len,
             ..
         } = self;
-        let freq = match which {
-            Which::L => &ltree.freq,
-            Which::D => &dtree.freq,
-            Which::Bl => &bltree.freq,
+        let tree = match which {
+            Which::L => ltree,
+            Which::D => dtree,
+            Which::Bl => bltree,
         };
-        pqdownheap(heap, freq, depth, heap_len, k);
-    }
-
-    fn build_tree(&mut self, which: Which, desc: &Desc) {
-        let elems = desc.elems;
-        let mut heap_len = 0usize;
-        let mut heap_max = HEAP_SIZE;
-        let mut max_code: isize = -1;
-        for n in 0..elems {
-            if at(&self.tree(which).freq, n) != 0 {
-                heap_len += 1;
-                put(&mut self.heap, heap_len, n);
-                max_code = n as isize;
-                put(&mut self.depth, n, 0);
-            } else {
-                put(&mut self.tree(which).len, n, 0);
-            }
-        }
-        while heap_len < 2 {
-            let node = if max_code < 2 {
-                max_code += 1;
-                max_code as usize
-            } else {
-                0
-            };
-            heap_len += 1;
-            put(&mut self.heap, heap_len, node);
-            put(&mut self.tree(which).freq, node, 1);
-            put(&mut self.depth, node, 0);
-            self.opt_len = self.opt_len.wrapping_sub(1);
-            if let Some(sl) = desc.static_len {
-                self.static_len = self.static_len.wrapping_sub(u64::from(sl(node)));
-            }
-        }
-        let max_code = max_code as usize;
-        self.tree(which).max_code = max_code;
-        let mut n = heap_len / 2;
-        while n >= 1 {
-            self.pqdownheap(which, heap_len, n);
-            n -= 1;
-        }
-        let mut node = elems;
-        loop {
-            // pqremove
-            let n = at(&self.heap, 1);
-            {
-                let v = at(&self.heap, heap_len);
-                put(&mut self.heap, 1, v);
-            }
-            heap_len -= 1;
-            self.pqdownheap(which, heap_len, 1);
-            let m = at(&self.heap, 1);
-            heap_max -= 1;
-            put(&mut self.heap, heap_max, n);
-            heap_max -= 1;
-            put(&mut self.heap, heap_max, m);
-            let t = self.tree(which);
-            {
-                let v = at(&t.freq, n) + at(&t.freq, m);
-                put(&mut t.freq, node, v);
-            }
-            {
-                let v = at(&self.depth, n).max(at(&self.depth, m)) + 1;
-                put(&mut self.depth, node, v);
-            }
-            let t = self.tree(which);
-            put(&mut t.dad, n, node as u16);
-            put(&mut t.dad, m, node as u16);
-            put(&mut self.heap, 1, node);
-            node += 1;
-            self.pqdownheap(which, heap_len, 1);
-            if heap_len < 2 {
-                break;
-            }
-        }
-        heap_max -= 1;
-        {
-            let v = at(&self.heap, 1);
-            put(&mut self.heap, heap_max, v);
-        }
-        self.gen_bitlen(which, desc, heap_max);
-        self.gen_codes(which, max_code);
-    }
-
-    fn gen_bitlen(&mut self, which: Which, desc: &Desc, heap_max: usize) {
-        let max_code = self.tree(which).max_code;
-        let max_length = desc.max_length;
-        self.bl_count = [0; MAX_BITS + 1];
-        let root = at(&self.heap, heap_max);
-        put(&mut self.tree(which).len, root, 0);
-        let mut overflow = 0i32;
-        let mut h = heap_max + 1;
-        while h < HEAP_SIZE {
-            let n = at(&self.heap, h);
-            let t = match which {
-                Which::L => &mut self.ltree,
-                Which::D => &mut self.dtree,
-                Which::Bl => &mut self.bltree,
-            };
-            let mut bits = usize::from(at(&t.len, usize::from(at(&t.dad, n)))) + 1;
-            if bits > max_length {
-                bits = max_length;
-                overflow += 1;
-            }
-            put(&mut t.len, n, bits as u16);
-            h += 1;
-            if n > max_code {
-                continue;
-            }
-            add(&mut self.bl_count, bits, 1);
-            let xbits = if n >= desc.extra_base {
-                usize::from(at(desc.extra, n - desc.extra_base))
-            } else {
-                0
-            };
-            let f = u64::from(at(&t.freq, n));
-            self.opt_len = self.opt_len.wrapping_add(f * (bits + xbits) as u64);
-            if let Some(sl) = desc.static_len {
-                self.static_len = self
-                    .static_len
-                    .wrapping_add(f * (u64::from(sl(n)) + xbits as u64));
-            }
-        }
-        if overflow == 0 {
-            return;
-        }
-        loop {
-            let mut bits = max_length - 1;
-            while at(&self.bl_count, bits) == 0 {
-                bits -= 1;
-            }
-            sub(&mut self.bl_count, bits, 1);
-            add(&mut self.bl_count, bits + 1, 2);
-            sub(&mut self.bl_count, max_length, 1);
-            overflow -= 2;
-            if overflow <= 0 {
-                break;
-            }
-        }
-        let mut h = HEAP_SIZE;
-        let mut bits = max_length;
-        while bits != 0 {
-            let mut n = usize::from(at(&self.bl_count, bits));
-            while n != 0 {
-                h -= 1;
-                let m = at(&self.heap, h);
-                if m > max_code {
-                    continue;
-                }
-                let t = match which {
-                    Which::L => &mut self.ltree,
-                    Which::D => &mut self.dtree,
-                    Which::Bl => &mut self.bltree,
-                };
-                if usize::from(at(&t.len, m)) != bits {
-                    let delta =
-                        (bits as i64 - i64::from(at(&t.len, m))) * i64::from(at(&t.freq, m));
-                    self.opt_len = self.opt_len.wrapping_add(delta as u64);
-                    put(&mut t.len, m, bits as u16);
-                }
-                n -= 1;
-            }
-            bits -= 1;
-        }
-    }
-
-    fn gen_codes(&mut self, which: Which, max_code: usize) {
-        let mut next_code = [0u16; MAX_BITS + 1];
-        let mut code: u32 = 0;
-        for bits in 1..=MAX_BITS {
-            code = (code + u32::from(at(&self.bl_count, bits - 1))) << 1;
-            put(&mut next_code, bits, code as u16);
-        }
-        let t = self.tree(which);
-        for n in 0..=max_code {
-            let len = usize::from(at(&t.len, n));
-            if len == 0 {
-                continue;
-            }
-            {
-                let v = bi_reverse(u32::from(at(&next_code, len)), len as u32) as u16;
-                put(&mut t.code, n, v);
-            }
-            {
-                let v = at(&next_code, len).wrapping_add(1);
-                put(&mut next_code, len, v);
-            }
-        }
+        let mut work = TreeWork {
+            heap,
+            depth,
+            bl_count,
+            opt_len,
+            static_len,
+        };
+        work.build_tree(tree, desc);
     }
 
     /// `scan_tree`: bit-length-tree frequencies for the run-length coded lengths.
@@ -964,6 +788,185 @@ fn add<T: Copy + std::ops::Add<Output = T>>(v: &mut [T], i: usize, x: T) {
 fn sub<T: Copy + std::ops::Sub<Output = T>>(v: &mut [T], i: usize, x: T) {
     if let Some(slot) = v.get_mut(i) {
         *slot = *slot - x;
+    }
+}
+
+/// The shared scratch of `trees.c` borrowed for building one tree.
+struct TreeWork<'a> {
+    heap: &'a mut [usize],
+    depth: &'a mut [u8],
+    bl_count: &'a mut [u16; MAX_BITS + 1],
+    opt_len: &'a mut u64,
+    static_len: &'a mut u64,
+}
+
+impl TreeWork<'_> {
+    /// `build_tree`: Huffman code lengths and codes for `tree`'s frequencies,
+    /// with zlib's tie-breaking (heap order, depth), then `gen_bitlen`, `gen_codes`.
+    fn build_tree(&mut self, tree: &mut Tree, desc: &Desc) {
+        let elems = desc.elems;
+        let mut heap_len = 0usize;
+        let mut heap_max = HEAP_SIZE;
+        let mut max_code: isize = -1;
+        for n in 0..elems {
+            if at(&tree.freq, n) != 0 {
+                heap_len += 1;
+                put(self.heap, heap_len, n);
+                max_code = n as isize;
+                put(self.depth, n, 0);
+            } else {
+                put(&mut tree.len, n, 0);
+            }
+        }
+        while heap_len < 2 {
+            let node = if max_code < 2 {
+                max_code += 1;
+                max_code as usize
+            } else {
+                0
+            };
+            heap_len += 1;
+            put(self.heap, heap_len, node);
+            put(&mut tree.freq, node, 1);
+            put(self.depth, node, 0);
+            *self.opt_len = self.opt_len.wrapping_sub(1);
+            if let Some(sl) = desc.static_len {
+                *self.static_len = self.static_len.wrapping_sub(u64::from(sl(node)));
+            }
+        }
+        let max_code = max_code as usize;
+        tree.max_code = max_code;
+        let mut n = heap_len / 2;
+        while n >= 1 {
+            pqdownheap(self.heap, &tree.freq, self.depth, heap_len, n);
+            n -= 1;
+        }
+        let mut node = elems;
+        loop {
+            // pqremove
+            let n = at(self.heap, 1);
+            let last = at(self.heap, heap_len);
+            put(self.heap, 1, last);
+            heap_len -= 1;
+            pqdownheap(self.heap, &tree.freq, self.depth, heap_len, 1);
+            let m = at(self.heap, 1);
+            heap_max -= 1;
+            put(self.heap, heap_max, n);
+            heap_max -= 1;
+            put(self.heap, heap_max, m);
+            let f = at(&tree.freq, n) + at(&tree.freq, m);
+            put(&mut tree.freq, node, f);
+            let d = at(self.depth, n).max(at(self.depth, m)) + 1;
+            put(self.depth, node, d);
+            put(&mut tree.dad, n, node as u16);
+            put(&mut tree.dad, m, node as u16);
+            put(self.heap, 1, node);
+            node += 1;
+            pqdownheap(self.heap, &tree.freq, self.depth, heap_len, 1);
+            if heap_len < 2 {
+                break;
+            }
+        }
+        heap_max -= 1;
+        let top = at(self.heap, 1);
+        put(self.heap, heap_max, top);
+        self.gen_bitlen(tree, desc, heap_max);
+        self.gen_codes(tree, max_code);
+    }
+
+    /// `gen_bitlen`: code lengths from the tree, limited to `max_length` with
+    /// zlib's overflow repair; accumulates `opt_len` and `static_len`.
+    fn gen_bitlen(&mut self, tree: &mut Tree, desc: &Desc, heap_max: usize) {
+        let max_code = tree.max_code;
+        let max_length = desc.max_length;
+        *self.bl_count = [0; MAX_BITS + 1];
+        let root = at(self.heap, heap_max);
+        put(&mut tree.len, root, 0);
+        let mut overflow = 0i32;
+        for h in heap_max + 1..HEAP_SIZE {
+            let n = at(self.heap, h);
+            let mut bits = usize::from(at(&tree.len, usize::from(at(&tree.dad, n)))) + 1;
+            if bits > max_length {
+                bits = max_length;
+                overflow += 1;
+            }
+            put(&mut tree.len, n, bits as u16);
+            if n > max_code {
+                continue;
+            }
+            add(self.bl_count, bits, 1);
+            let xbits = if n >= desc.extra_base {
+                usize::from(at(desc.extra, n - desc.extra_base))
+            } else {
+                0
+            };
+            let f = u64::from(at(&tree.freq, n));
+            *self.opt_len = self.opt_len.wrapping_add(f * (bits + xbits) as u64);
+            if let Some(sl) = desc.static_len {
+                *self.static_len = self
+                    .static_len
+                    .wrapping_add(f * (u64::from(sl(n)) + xbits as u64));
+            }
+        }
+        if overflow == 0 {
+            return;
+        }
+        loop {
+            let mut bits = max_length - 1;
+            while at(self.bl_count, bits) == 0 {
+                bits -= 1;
+            }
+            sub(self.bl_count, bits, 1);
+            add(self.bl_count, bits + 1, 2);
+            sub(self.bl_count, max_length, 1);
+            overflow -= 2;
+            if overflow <= 0 {
+                break;
+            }
+        }
+        let mut h = HEAP_SIZE;
+        let mut bits = max_length;
+        while bits != 0 {
+            let mut n = usize::from(at(self.bl_count, bits));
+            while n != 0 {
+                h -= 1;
+                let m = at(self.heap, h);
+                if m > max_code {
+                    continue;
+                }
+                let len = at(&tree.len, m);
+                if usize::from(len) != bits {
+                    let delta = (bits as i64 - i64::from(len)) * i64::from(at(&tree.freq, m));
+                    *self.opt_len = self.opt_len.wrapping_add(delta as u64);
+                    put(&mut tree.len, m, bits as u16);
+                }
+                n -= 1;
+            }
+            bits -= 1;
+        }
+    }
+
+    /// `gen_codes`: canonical codes from the lengths, bit-reversed for sending.
+    fn gen_codes(&mut self, tree: &mut Tree, max_code: usize) {
+        let mut next_code = [0u16; MAX_BITS + 1];
+        let mut code: u32 = 0;
+        for bits in 1..=MAX_BITS {
+            code = (code + u32::from(at(self.bl_count, bits - 1))) << 1;
+            put(&mut next_code, bits, code as u16);
+        }
+        for n in 0..=max_code {
+            let len = usize::from(at(&tree.len, n));
+            if len == 0 {
+                continue;
+            }
+            let next = at(&next_code, len);
+            put(
+                &mut tree.code,
+                n,
+                bi_reverse(u32::from(next), len as u32) as u16,
+            );
+            put(&mut next_code, len, next.wrapping_add(1));
+        }
     }
 }
 

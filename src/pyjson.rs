@@ -753,37 +753,46 @@ pub(crate) fn write_float(out: &mut String, x: f64) {
     }
 }
 
-/// `repr(x)` for a finite float.
-///
-/// Rust's `{:e}` gives the same shortest round-trip digits as Python's `repr`
-/// (both pick the nearest shortest candidate); only the layout differs.
+/// `float.__repr__` of a finite float: the shortest digits that round-trip, ties
+/// between equally short candidates broken to even as CPython's dtoa does (Rust's
+/// shortest formatting breaks them upwards: 123456789.126953125 must print as
+/// 123456789.12695312), in `repr`'s layout.
 pub(crate) fn push_float_repr(out: &mut String, x: f64) {
     if x == 0.0 {
         out.push_str(if x.is_sign_negative() { "-0.0" } else { "0.0" });
         return;
     }
-    let sci = format!("{:e}", x.abs());
+    let shortest = format!("{:e}", x.abs());
+    let n = shortest
+        .split('e')
+        .next()
+        .map_or(1, |m| m.bytes().filter(u8::is_ascii_digit).count());
+    // The correctly rounded (half-even) n-digit value is the nearest n-digit decimal,
+    // so it round-trips whenever the shortest candidate does.
+    let exact = format!("{:.*e}", n.saturating_sub(1), x.abs());
+    let sci = if exact.parse::<f64>().ok() == Some(x.abs()) {
+        exact
+    } else {
+        shortest
+    };
     let (mant, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mant.chars().filter(|c| *c != '.').collect();
+    let digits: String = mant.chars().filter(char::is_ascii_digit).collect();
+    let digits = digits.trim_end_matches('0');
+    let digits = if digits.is_empty() { "0" } else { digits };
     if x.is_sign_negative() {
         out.push('-');
     }
-    // Position of the decimal point relative to the digit string.
     let decpt = exp + 1;
-    let n = i32::try_from(digits.len()).unwrap_or(i32::MAX);
+    let nd = i32::try_from(digits.len()).unwrap_or(i32::MAX);
     if -4 < decpt && decpt <= 16 {
         if decpt <= 0 {
             out.push_str("0.");
-            for _ in 0..(-decpt) {
-                out.push('0');
-            }
-            out.push_str(&digits);
-        } else if decpt >= n {
-            out.push_str(&digits);
-            for _ in 0..(decpt - n) {
-                out.push('0');
-            }
+            out.push_str(&"0".repeat(usize::try_from(-decpt).unwrap_or(0)));
+            out.push_str(digits);
+        } else if decpt >= nd {
+            out.push_str(digits);
+            out.push_str(&"0".repeat(usize::try_from(decpt - nd).unwrap_or(0)));
             out.push_str(".0");
         } else {
             let (a, b) = digits.split_at(usize::try_from(decpt).unwrap_or(0));
@@ -792,19 +801,17 @@ pub(crate) fn push_float_repr(out: &mut String, x: f64) {
             out.push_str(b);
         }
     } else {
-        let (first, rest) = digits.split_at(1.min(digits.len()));
+        let (first, rest) = digits.split_at(1);
         out.push_str(first);
         if !rest.is_empty() {
             out.push('.');
             out.push_str(rest);
         }
-        out.push('e');
-        out.push(if exp < 0 { '-' } else { '+' });
-        let a = exp.unsigned_abs();
-        if a < 10 {
-            out.push('0');
-        }
-        push_int(out, i64::from(a));
+        out.push_str(&format!(
+            "e{}{:02}",
+            if exp < 0 { '-' } else { '+' },
+            exp.unsigned_abs()
+        ));
     }
 }
 

@@ -57,6 +57,7 @@ use bson::{Bson, Document};
 
 use crate::codec::Limits;
 use crate::error::{Error, Result};
+use crate::pyjson::push_float_repr;
 
 #[cfg(test)]
 mod tests;
@@ -3052,68 +3053,6 @@ fn repr_into(out: &mut String, v: &PyValue, canonical: bool) {
             PyValue::Class(name) => out.push_str(&format!("<class '{name}'>")),
             PyValue::Recursive => out.push_str("[...]"),
         }
-    }
-}
-
-/// `float.__repr__` of a finite float: the shortest digits that round-trip, ties
-/// between equally short candidates broken to even as CPython's dtoa does (Rust's
-/// shortest formatting breaks them upwards: 123456789.126953125 must print as
-/// 123456789.12695312), in `repr`'s layout.
-fn push_float_repr(out: &mut String, x: f64) {
-    if x == 0.0 {
-        out.push_str(if x.is_sign_negative() { "-0.0" } else { "0.0" });
-        return;
-    }
-    let shortest = format!("{:e}", x.abs());
-    let n = shortest
-        .split('e')
-        .next()
-        .map_or(1, |m| m.bytes().filter(u8::is_ascii_digit).count());
-    // The correctly rounded (half-even) n-digit value is the nearest n-digit decimal,
-    // so it round-trips whenever the shortest candidate does.
-    let exact = format!("{:.*e}", n.saturating_sub(1), x.abs());
-    let sci = if exact.parse::<f64>().ok() == Some(x.abs()) {
-        exact
-    } else {
-        shortest
-    };
-    let (mant, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mant.chars().filter(char::is_ascii_digit).collect();
-    let digits = digits.trim_end_matches('0');
-    let digits = if digits.is_empty() { "0" } else { digits };
-    if x.is_sign_negative() {
-        out.push('-');
-    }
-    let decpt = exp + 1;
-    let nd = i32::try_from(digits.len()).unwrap_or(i32::MAX);
-    if -4 < decpt && decpt <= 16 {
-        if decpt <= 0 {
-            out.push_str("0.");
-            out.push_str(&"0".repeat(usize::try_from(-decpt).unwrap_or(0)));
-            out.push_str(digits);
-        } else if decpt >= nd {
-            out.push_str(digits);
-            out.push_str(&"0".repeat(usize::try_from(decpt - nd).unwrap_or(0)));
-            out.push_str(".0");
-        } else {
-            let (a, b) = digits.split_at(usize::try_from(decpt).unwrap_or(0));
-            out.push_str(a);
-            out.push('.');
-            out.push_str(b);
-        }
-    } else {
-        let (first, rest) = digits.split_at(1);
-        out.push_str(first);
-        if !rest.is_empty() {
-            out.push('.');
-            out.push_str(rest);
-        }
-        out.push_str(&format!(
-            "e{}{:02}",
-            if exp < 0 { '-' } else { '+' },
-            exp.unsigned_abs()
-        ));
     }
 }
 

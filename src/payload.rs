@@ -489,7 +489,8 @@ fn decode_bsz(text: &str, limits: &Limits) -> Result<Document> {
 }
 
 /// `zlib.decompress(data)` with a cap on the output checked while inflating.
-/// Bytes after the end of the stream are ignored, as Python does.
+/// Bytes after the end of the stream are ignored, as Python does. The whole input
+/// is at hand, so `Finish` lets the inflater skip keeping a window copy.
 fn inflate(d: &mut Decompress, data: &[u8], out: &mut Vec<u8>, cap: usize) -> Result<()> {
     d.reset(true);
     let too_large = Error::DecompressedTooLarge { limit: cap };
@@ -508,7 +509,7 @@ fn inflate(d: &mut Decompress, data: &[u8], out: &mut Vec<u8>, cap: usize) -> Re
         let input = data.get(consumed..).unwrap_or_default();
         let before_out = out.len();
         let status = d
-            .decompress_vec(input, out, FlushDecompress::None)
+            .decompress_vec(input, out, FlushDecompress::Finish)
             .map_err(|_| Error::Zlib)?;
         if out.len() > cap {
             return Err(too_large);
@@ -691,7 +692,7 @@ pub(crate) fn decode_document(data: &[u8], max_depth: usize) -> Result<Document>
         let avail = end.checked_sub(pos).ok_or_else(invalid)?;
         let value = match type_byte {
             0x01 => {
-                let b = read_array::<8>(data, pos).filter_avail(avail, 8)?;
+                let b = fixed::<8>(data, pos, avail)?;
                 pos += 8;
                 Bson::Double(f64::from_le_bytes(b))
             }
@@ -757,12 +758,12 @@ pub(crate) fn decode_document(data: &[u8], max_depth: usize) -> Result<Document>
             // undefined → None, as pymongo
             0x06 | 0x0A => Bson::Null,
             0x07 => {
-                let b = read_array::<12>(data, pos).filter_avail(avail, 12)?;
+                let b = fixed::<12>(data, pos, avail)?;
                 pos += 12;
                 Bson::ObjectId(ObjectId::from_bytes(b))
             }
             0x08 => {
-                let b = read_array::<1>(data, pos).filter_avail(avail, 1)?;
+                let b = fixed::<1>(data, pos, avail)?;
                 pos += 1;
                 let [byte] = b;
                 match byte {
@@ -776,7 +777,7 @@ pub(crate) fn decode_document(data: &[u8], max_depth: usize) -> Result<Document>
                 }
             }
             0x09 => {
-                let b = read_array::<8>(data, pos).filter_avail(avail, 8)?;
+                let b = fixed::<8>(data, pos, avail)?;
                 pos += 8;
                 let ms = i64::from_le_bytes(b);
                 if !(MIN_DATETIME_MS..=MAX_DATETIME_MS).contains(&ms) {
@@ -849,12 +850,12 @@ pub(crate) fn decode_document(data: &[u8], max_depth: usize) -> Result<Document>
                 continue;
             }
             0x10 => {
-                let b = read_array::<4>(data, pos).filter_avail(avail, 4)?;
+                let b = fixed::<4>(data, pos, avail)?;
                 pos += 4;
                 Bson::Int32(i32::from_le_bytes(b))
             }
             0x11 => {
-                let b = read_array::<8>(data, pos).filter_avail(avail, 8)?;
+                let b = fixed::<8>(data, pos, avail)?;
                 pos += 8;
                 let [i0, i1, i2, i3, t0, t1, t2, t3] = b;
                 Bson::Timestamp(Timestamp {
@@ -863,12 +864,12 @@ pub(crate) fn decode_document(data: &[u8], max_depth: usize) -> Result<Document>
                 })
             }
             0x12 => {
-                let b = read_array::<8>(data, pos).filter_avail(avail, 8)?;
+                let b = fixed::<8>(data, pos, avail)?;
                 pos += 8;
                 Bson::Int64(i64::from_le_bytes(b))
             }
             0x13 => {
-                let b = read_array::<16>(data, pos).filter_avail(avail, 16)?;
+                let b = fixed::<16>(data, pos, avail)?;
                 pos += 16;
                 Bson::Decimal128(Decimal128::from_bytes(b))
             }
@@ -889,15 +890,14 @@ pub(crate) fn decode_document(data: &[u8], max_depth: usize) -> Result<Document>
     }
 }
 
-trait FilterAvail: Sized {
-    fn filter_avail(self, avail: usize, need: usize) -> Self;
-}
-
-impl<T> FilterAvail for Result<T> {
-    /// A fixed-size value must fit before the container's terminator.
-    fn filter_avail(self, avail: usize, need: usize) -> Self {
-        if avail < need { Err(invalid()) } else { self }
+/// A fixed-size value at `pos`, which must fit in the `avail` bytes before the
+/// container's terminator.
+#[inline]
+fn fixed<const N: usize>(data: &[u8], pos: usize, avail: usize) -> Result<[u8; N]> {
+    if avail < N {
+        return Err(invalid());
     }
+    read_array::<N>(data, pos)
 }
 
 fn insert(frame: &mut Frame, key: Option<String>, value: Bson) {

@@ -246,6 +246,8 @@ pub(crate) struct Deflate9 {
     bltree: Tree,
     heap: Vec<usize>,
     depth: Vec<u8>,
+    /// `freq << 8 | depth` per node, so `smaller` is one comparison.
+    keys: Vec<u64>,
     bl_count: [u16; MAX_BITS + 1],
     /// (distance, lc) per symbol; distance 0 = literal lc.
     syms: Vec<(u16, u8)>,
@@ -265,6 +267,7 @@ impl Default for Deflate9 {
             bltree: Tree::new(2 * BL_CODES + 1),
             heap: vec![0; HEAP_SIZE],
             depth: vec![0; HEAP_SIZE],
+            keys: vec![0; HEAP_SIZE],
             bl_count: [0; MAX_BITS + 1],
             syms: Vec::with_capacity(SYM_END),
             opt_len: 0,
@@ -531,6 +534,7 @@ impl Deflate9 {
         let Deflate9 {
             heap,
             depth,
+            keys,
             ltree,
             dtree,
             bltree,
@@ -547,6 +551,7 @@ impl Deflate9 {
         let mut work = TreeWork {
             heap,
             depth,
+            keys,
             bl_count,
             opt_len,
             static_len,
@@ -795,6 +800,7 @@ fn sub<T: Copy + std::ops::Sub<Output = T>>(v: &mut [T], i: usize, x: T) {
 struct TreeWork<'a> {
     heap: &'a mut [usize],
     depth: &'a mut [u8],
+    keys: &'a mut [u64],
     bl_count: &'a mut [u16; MAX_BITS + 1],
     opt_len: &'a mut u64,
     static_len: &'a mut u64,
@@ -809,11 +815,13 @@ impl TreeWork<'_> {
         let mut heap_max = HEAP_SIZE;
         let mut max_code: isize = -1;
         for n in 0..elems {
-            if at(&tree.freq, n) != 0 {
+            let f = at(&tree.freq, n);
+            if f != 0 {
                 heap_len += 1;
                 put(self.heap, heap_len, n);
                 max_code = n as isize;
                 put(self.depth, n, 0);
+                put(self.keys, n, u64::from(f) << 8);
             } else {
                 put(&mut tree.len, n, 0);
             }
@@ -829,6 +837,7 @@ impl TreeWork<'_> {
             put(self.heap, heap_len, node);
             put(&mut tree.freq, node, 1);
             put(self.depth, node, 0);
+            put(self.keys, node, 1 << 8);
             *self.opt_len = self.opt_len.wrapping_sub(1);
             if let Some(sl) = desc.static_len {
                 *self.static_len = self.static_len.wrapping_sub(u64::from(sl(node)));
@@ -838,7 +847,7 @@ impl TreeWork<'_> {
         tree.max_code = max_code;
         let mut n = heap_len / 2;
         while n >= 1 {
-            pqdownheap(self.heap, &tree.freq, self.depth, heap_len, n);
+            pqdownheap(self.heap, self.keys, heap_len, n);
             n -= 1;
         }
         let mut node = elems;
@@ -848,7 +857,7 @@ impl TreeWork<'_> {
             let last = at(self.heap, heap_len);
             put(self.heap, 1, last);
             heap_len -= 1;
-            pqdownheap(self.heap, &tree.freq, self.depth, heap_len, 1);
+            pqdownheap(self.heap, self.keys, heap_len, 1);
             let m = at(self.heap, 1);
             heap_max -= 1;
             put(self.heap, heap_max, n);
@@ -858,11 +867,12 @@ impl TreeWork<'_> {
             put(&mut tree.freq, node, f);
             let d = at(self.depth, n).max(at(self.depth, m)) + 1;
             put(self.depth, node, d);
+            put(self.keys, node, (u64::from(f) << 8) | u64::from(d));
             put(&mut tree.dad, n, node as u16);
             put(&mut tree.dad, m, node as u16);
             put(self.heap, 1, node);
             node += 1;
-            pqdownheap(self.heap, &tree.freq, self.depth, heap_len, 1);
+            pqdownheap(self.heap, self.keys, heap_len, 1);
             if heap_len < 2 {
                 break;
             }
@@ -970,22 +980,22 @@ impl TreeWork<'_> {
     }
 }
 
-/// `smaller(tree, n, m, depth)` of trees.c: by frequency, then by depth.
-fn smaller(freq: &[u32], depth: &[u8], n: usize, m: usize) -> bool {
-    let (fnn, fm) = (at(freq, n), at(freq, m));
-    fnn < fm || (fnn == fm && at(depth, n) <= at(depth, m))
-}
-
-/// `pqdownheap`: restore the heap property from position `k` down.
-fn pqdownheap(heap: &mut [usize], freq: &[u32], depth: &[u8], heap_len: usize, mut k: usize) {
+/// `pqdownheap`: restore the heap property from position `k` down. trees.c's
+/// `smaller(n, m)` (frequency, then depth) is `keys[n] <= keys[m]`.
+fn pqdownheap(heap: &mut [usize], keys: &[u64], heap_len: usize, mut k: usize) {
     let v = at(heap, k);
+    let kv = at(keys, v);
     let mut j = k << 1;
     while j <= heap_len {
-        if j < heap_len && smaller(freq, depth, at(heap, j + 1), at(heap, j)) {
-            j += 1;
+        let mut hj = at(heap, j);
+        if j < heap_len {
+            let right = at(heap, j + 1);
+            if at(keys, right) <= at(keys, hj) {
+                j += 1;
+                hj = right;
+            }
         }
-        let hj = at(heap, j);
-        if smaller(freq, depth, v, hj) {
+        if kv <= at(keys, hj) {
             break;
         }
         put(heap, k, hj);

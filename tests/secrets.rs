@@ -670,3 +670,115 @@ mod cli {
         }
     }
 }
+
+// ------------------------------------------------------------------ logs
+
+/// The middleware's log events (tracing) carry error kinds only: no key, no cookie,
+/// no session data, whatever the client sends and however writing fails.
+#[cfg(feature = "tower")]
+mod logs {
+    use super::*;
+    use std::convert::Infallible;
+    use std::fmt::Write as _;
+
+    use beaker_session_jwt::middleware::{SessionHandle, SessionLayer};
+    use http::{Request, Response, StatusCode};
+    use tower::{Layer as _, ServiceExt as _};
+
+    static LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+    struct Collect(String);
+
+    impl tracing::field::Visit for Collect {
+        fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+            let _ = write!(self.0, "{}={value:?} ", field.name());
+        }
+    }
+
+    /// A subscriber that keeps every event and span field as text.
+    struct Capture;
+
+    impl tracing::Subscriber for Capture {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, attrs: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            let mut c = Collect(String::new());
+            attrs.record(&mut c);
+            LOG.lock().unwrap().push(c.0);
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, values: &tracing::span::Record<'_>) {
+            let mut c = Collect(String::new());
+            values.record(&mut c);
+            LOG.lock().unwrap().push(c.0);
+        }
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            let mut c = Collect(format!("{} ", event.metadata().level()));
+            event.record(&mut c);
+            LOG.lock().unwrap().push(c.0);
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    #[test]
+    fn middleware_logs_carry_kinds_only() {
+        let codec = full_codec();
+        let mut values = hostile_values();
+        values.push(
+            codec
+                .encode(&doc! { "secret_field": "h8-session-data-Kf8Lw2" })
+                .unwrap(),
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        tracing::subscriber::with_default(Capture, || {
+            for invalidate in [true, false] {
+                let config = SessionConfig::builder(codec.clone())
+                    .invalidate_corrupt(invalidate)
+                    .build()
+                    .unwrap();
+                for layer in [
+                    SessionLayer::new(config.clone()),
+                    SessionLayer::new(config).reject_with(StatusCode::BAD_REQUEST),
+                ] {
+                    for value in &values {
+                        for grow in [false, true] {
+                            let inner = tower::service_fn(move |req: Request<String>| async move {
+                                if let Some(h) = SessionHandle::from_request(&req) {
+                                    let mut s = h.lock();
+                                    s.touch();
+                                    if grow {
+                                        // too large for a cookie: the write fails (500)
+                                        s.insert("big", "h8-session-data-Kf8Lw2".repeat(400));
+                                        s.save();
+                                    }
+                                }
+                                Ok::<_, Infallible>(Response::new(String::new()))
+                            });
+                            let req = Request::builder()
+                                .header("cookie", format!("beaker.session.id={value}"))
+                                .body(String::new())
+                                .unwrap();
+                            let svc = layer.clone().layer(inner);
+                            let _ = rt.block_on(svc.oneshot(req));
+                        }
+                    }
+                }
+            }
+        });
+        let log = LOG.lock().unwrap().join("\n");
+        assert!(log.contains("ERROR") && log.contains("WARN"), "{log}");
+        assert!(log.contains("kind="), "no events captured: {log}");
+        assert_no_canary("log", &log);
+        assert!(!log.contains("Kf8Lw2"), "session data in the log: {log}");
+        for value in &values {
+            if value.len() >= 12 {
+                assert!(!log.contains(value.as_str()), "cookie in the log: {log}");
+            }
+        }
+    }
+}

@@ -723,6 +723,19 @@ mod logs {
         fn exit(&self, _: &tracing::span::Id) {}
     }
 
+    /// Hex text that zlib cannot shrink much (a 64-bit LCG).
+    fn incompressible(n: usize) -> String {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        (0..n)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                char::from(b"0123456789abcdef"[(x >> 60) as usize])
+            })
+            .collect()
+    }
+
     #[test]
     fn middleware_logs_carry_kinds_only() {
         let codec = full_codec();
@@ -753,7 +766,7 @@ mod logs {
                                     s.touch();
                                     if grow {
                                         // too large for a cookie: the write fails (500)
-                                        s.insert("big", "h8-session-data-Kf8Lw2".repeat(400));
+                                        s.insert("big", incompressible(6000));
                                         s.save();
                                     }
                                 }

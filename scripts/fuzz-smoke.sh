@@ -18,6 +18,7 @@ trap 'rm -rf "$work"' EXIT
 python3 fuzz/seeds.py "$work" >/dev/null
 
 cd fuzz
+echo "== build at $(( $(date +%s) - start ))s"
 cargo fuzz build
 declare -A dict=([jwt_decode]=json [original_decode]=pickle [pickle]=pickle
                  [cookie_header]=cookie_header [ejson]=ejson)
@@ -26,7 +27,7 @@ for t in jwt_decode original_decode pickle cookie_header ejson; do
     mkdir -p "$work/$t"
     corpora=("$work/$t")
     [[ -d corpus/$t ]] && corpora+=("corpus/$t")
-    echo "== $t (${secs}s)"
+    echo "== $t (${secs}s) at $(( $(date +%s) - start ))s"
     if ! cargo fuzz run "$t" "${corpora[@]}" -- -max_total_time="$secs" -rss_limit_mb=2048 \
         -timeout=10 -dict="dicts/${dict[$t]}.dict" -print_final_stats=1 >"$work/$t.log" 2>&1; then
         status=1
@@ -35,7 +36,7 @@ for t in jwt_decode original_decode pickle cookie_header ejson; do
     grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$work/$t.log" | tr '\n' ' '; echo
 done
 
-echo "== regressions"
+echo "== regressions at $(( $(date +%s) - start ))s"
 for f in regressions/*; do
     name=$(basename "$f")
     t=${name%%-*}

@@ -79,12 +79,7 @@ pub(crate) fn encode(data: &[u8]) -> String {
     out
 }
 
-/// `base64.b85decode(text)` for a Python `str` argument.
-///
-/// # Errors
-/// [`Error::Base85`] with Python's `ValueError` text: non-ASCII text, a character
-/// outside the alphabet (first bad position of the first bad group), or a group
-/// whose value exceeds 2^32-1.
+/// [`decode_into`] into a new vector.
 #[cfg(test)]
 pub(crate) fn decode(text: &str) -> Result<Vec<u8>> {
     let mut out = Vec::new();
@@ -92,7 +87,13 @@ pub(crate) fn decode(text: &str) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Like [`decode`], appending to `out` (which is left in an unspecified state on error).
+/// `base64.b85decode(text)` for a Python `str` argument, appended to `out` (left in
+/// an unspecified state on error).
+///
+/// # Errors
+/// [`Error::Base85`] with Python's `ValueError` text: non-ASCII text, a character
+/// outside the alphabet (first bad position of the first bad group), or a group
+/// whose value exceeds 2^32-1.
 pub(crate) fn decode_into(text: &str, out: &mut Vec<u8>) -> Result<()> {
     // str arguments are ASCII-encoded first; that check precedes everything else.
     if !text.is_ascii() {
@@ -103,7 +104,6 @@ pub(crate) fn decode_into(text: &str, out: &mut Vec<u8>) -> Result<()> {
     let bytes = text.as_bytes();
     let padding = (5 - bytes.len() % 5) % 5;
     out.reserve(bytes.len() / 5 * 4 + 4);
-    let start = out.len();
     let mut chunks = bytes.chunks_exact(5);
     let mut offset = 0usize;
     for chunk in &mut chunks {
@@ -122,7 +122,6 @@ pub(crate) fn decode_into(text: &str, out: &mut Vec<u8>) -> Result<()> {
         let keep = 4usize.saturating_sub(padding);
         out.extend_from_slice(value.to_be_bytes().get(..keep).unwrap_or(&[]));
     }
-    debug_assert!(out.len() >= start);
     Ok(())
 }
 

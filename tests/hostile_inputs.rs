@@ -592,6 +592,25 @@ fn build_case(name: &str) -> Run {
                 b"ccopy_reg\n_reconstructor\n(cuuid\nUUID\ncdatetime\ndatetime\nNtR",
             ))
         }
+        "ejson_deep_arrays_100k" => {
+            let text = String::from_utf8(nested_json_arrays(100_000)).unwrap();
+            Box::new(move || kind(&beaker_session_jwt::ejson::from_str(&text)))
+        }
+        "ejson_deep_objects_100k" => {
+            let text = String::from_utf8(nested_json_objects(100_000)).unwrap();
+            Box::new(move || kind(&beaker_session_jwt::ejson::from_str(&text)))
+        }
+        "ejson_deep_wrappers_100k" => {
+            let mut text = String::new();
+            for _ in 0..100_000 {
+                text.push_str("{\"a\": {\"$date\": ");
+            }
+            text.push('1');
+            for _ in 0..100_000 {
+                text.push_str("}}");
+            }
+            Box::new(move || kind(&beaker_session_jwt::ejson::from_str(&text)))
+        }
         "jwt_value_10mb" => {
             let mut s = format!("{HEADER}.");
             s.push_str(&"A".repeat(10 << 20));
@@ -987,6 +1006,18 @@ fn deep_json_claims_are_nesting_too_deep() {
 fn deep_json_serializer_100k_levels_is_nesting_too_deep() {
     run_case("deep_json_original_100k").expect(&["nesting_too_deep"]);
     run_case("deep_json_original_objects_100k").expect(&["nesting_too_deep"]);
+}
+
+/// The CLI's Extended JSON input, 100 000 levels deep: a typed error, no overflow.
+#[test]
+fn deep_extended_json_input_is_nesting_too_deep() {
+    for case in [
+        "ejson_deep_arrays_100k",
+        "ejson_deep_objects_100k",
+        "ejson_deep_wrappers_100k",
+    ] {
+        run_case(case).expect(&["nesting_too_deep", "invalid_json"]);
+    }
 }
 
 /// As deep as a pickle in a cookie can go (the value is capped at 129 536 bytes, two

@@ -5,20 +5,13 @@
 
 mod common;
 
-use std::io::Write as _;
-
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use beaker_session_jwt::bson::{
     Binary, Bson, DateTime, Document, oid::ObjectId, spec::BinarySubtype,
 };
 use beaker_session_jwt::{Codec, Limits};
-use hmac::{Hmac, Mac};
 use proptest::prelude::*;
-use sha2::Sha256;
 
 const KEY: &str = "proptest-key-0123456789";
-const HEADER: &str = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9";
 
 fn codec() -> Codec {
     Codec::builder()
@@ -29,38 +22,15 @@ fn codec() -> Codec {
 
 /// A token over arbitrary claims bytes, validly signed with [`KEY`].
 fn signed(claims: &[u8]) -> String {
-    let input = format!("{HEADER}.{}", URL_SAFE_NO_PAD.encode(claims));
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(KEY.as_bytes()).expect("any key length");
-    mac.update(input.as_bytes());
-    format!(
-        "{input}.{}",
-        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
-    )
+    common::signed_token(claims, KEY.as_bytes())
 }
 
-/// Python's b85encode, written independently of the crate's (RFC 1924 alphabet).
 fn b85(data: &[u8]) -> String {
-    const A: &[u8] =
-        b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!#$%&()*+-;<=>?@^_`{|}~";
-    let mut out = String::new();
-    for chunk in data.chunks(4) {
-        let mut g = [0u8; 4];
-        g[..chunk.len()].copy_from_slice(chunk);
-        let mut v = u32::from_be_bytes(g);
-        let mut d = [0u8; 5];
-        for x in d.iter_mut().rev() {
-            *x = A[(v % 85) as usize];
-            v /= 85;
-        }
-        out.extend(d[..chunk.len() + 1].iter().map(|&c| char::from(c)));
-    }
-    out
+    common::b85encode(data)
 }
 
 fn zlib(data: &[u8]) -> Vec<u8> {
-    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(6));
-    z.write_all(data).expect("in memory");
-    z.finish().expect("in memory")
+    common::zlib_compress(data)
 }
 
 fn key() -> impl Strategy<Value = String> {

@@ -7,6 +7,9 @@
 //! * [`ejson_to_bson`] / [`ejson_to_document`] turn the vectors' canonical Extended
 //!   JSON into `bson` values. It is written here, independently of the crate's own
 //!   `ejson` module, so the tests do not check the crate against itself.
+//! * [`signed_token`], [`b85encode`], [`zlib_compress`], [`bsz_claims_for`] craft
+//!   validly signed tokens around arbitrary claims or BSON bytes (written here,
+//!   independently of the crate's implementations).
 //! * [`same_bson`] / [`assert_same_session`] compare by value *and* type
 //!   (`Int32` ≠ `Int64` ≠ `Double`), with NaN equal to NaN and `-0.0` ≠ `0.0`;
 //!   key order is compared when asked ([`order_significant`]).
@@ -411,4 +414,55 @@ pub fn assert_same_session(name: &str, actual: &Document, expected_ejson: &Value
 /// Renders a `bson::Document` for messages.
 pub fn show(d: &Document) -> String {
     format!("{d:?}")
+}
+
+// ------------------------------------------------------------------ crafting tokens
+
+/// The header segment beaker-session-jwt always writes.
+pub const HEADER_SEGMENT: &str = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9";
+
+/// A compact HS256 token with the standard header around arbitrary claims bytes,
+/// signed with `key` (HMAC-SHA256, b64url without padding).
+pub fn signed_token(claims: &[u8], key: &[u8]) -> String {
+    use base64::Engine as _;
+    use hmac::Mac as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let input = format!("{HEADER_SEGMENT}.{}", b64.encode(claims));
+    let mut mac =
+        <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(key).expect("any key length");
+    mac.update(input.as_bytes());
+    format!("{input}.{}", b64.encode(mac.finalize().into_bytes()))
+}
+
+/// Python's `base64.b85encode` (RFC 1924 alphabet, partial final group of r bytes
+/// → r+1 digits).
+pub fn b85encode(data: &[u8]) -> String {
+    const A: &[u8] =
+        b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!#$%&()*+-;<=>?@^_`{|}~";
+    let mut out = String::new();
+    for chunk in data.chunks(4) {
+        let mut g = [0u8; 4];
+        g[..chunk.len()].copy_from_slice(chunk);
+        let mut v = u32::from_be_bytes(g);
+        let mut d = [0u8; 5];
+        for x in d.iter_mut().rev() {
+            *x = A[(v % 85) as usize];
+            v /= 85;
+        }
+        out.extend(d[..chunk.len() + 1].iter().map(|&c| char::from(c)));
+    }
+    out
+}
+
+/// A zlib stream of `data` (any valid stream is read the same; level 6 here).
+pub fn zlib_compress(data: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(6));
+    z.write_all(data).expect("in memory");
+    z.finish().expect("in memory")
+}
+
+/// Claims `{"bsZ":"<b85(zlib(bson))>"}` for raw BSON bytes.
+pub fn bsz_claims_for(bson_bytes: &[u8]) -> String {
+    format!(r#"{{"bsZ":"{}"}}"#, b85encode(&zlib_compress(bson_bytes)))
 }

@@ -276,7 +276,10 @@ fn check_crit(header: &Document) -> Result<()> {
     let Some(crit) = header.get("crit") else {
         return Ok(());
     };
+    // `missing` is joined with "," into the error message, so a non-string
+    // missing name makes that join raise a TypeError instead.
     let mut missing = false;
+    let mut missing_non_str = false;
     let mut unsupported = false;
     let mut visit = |name: &str, missing: &mut bool| {
         if !header.contains_key(name) {
@@ -294,7 +297,10 @@ fn check_crit(header: &Document) -> Result<()> {
                     // TypeError that escapes (no fallback).
                     Bson::Array(_) | Bson::Document(_) => return Err(Error::InvalidHeaderValue),
                     // Numbers, booleans, null are never header keys.
-                    _ => missing = true,
+                    _ => {
+                        missing = true;
+                        missing_non_str = true;
+                    }
                 }
             }
         }
@@ -312,7 +318,10 @@ fn check_crit(header: &Document) -> Result<()> {
         // Iterating a number, boolean or null is a TypeError that escapes.
         _ => return Err(Error::InvalidHeaderValue),
     }
-    if missing {
+    if missing_non_str {
+        // TypeError from ",".join(...): reported like the other crit TypeErrors.
+        Err(Error::InvalidHeaderValue)
+    } else if missing {
         Err(Error::MissingCritHeader)
     } else if unsupported {
         Err(Error::UnsupportedHeader)

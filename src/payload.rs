@@ -15,7 +15,7 @@ use bson::spec::BinarySubtype;
 use bson::{
     Binary, Bson, DateTime, Decimal128, Document, JavaScriptCodeWithScope, Regex, Timestamp,
 };
-use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+use flate2::{Decompress, FlushDecompress, Status};
 
 use crate::base85;
 use crate::codec::Limits;
@@ -35,7 +35,6 @@ const KEEP_SCRATCH: usize = 64 * 1024;
 #[derive(Default)]
 struct Scratch {
     deflate9: Option<Box<Deflate9>>,
-    compress: Option<Compress>,
     decompress: Option<Decompress>,
     bson: Vec<u8>,
     zlib: Vec<u8>,
@@ -80,15 +79,9 @@ pub(crate) fn bsz_claims(session: &Document) -> Result<String> {
         s.bson.clear();
         encode_document(session, &mut s.bson, true)?;
         s.zlib.clear();
-        let exact = s.deflate9.get_or_insert_with(Box::default);
-        if !exact.compress(&s.bson, &mut s.zlib) {
-            // Too large for the exact transcription of madler zlib (such a cookie
-            // exceeds 4 KB anyway): any valid level-9 stream will do.
-            let compress = s
-                .compress
-                .get_or_insert_with(|| Compress::new(Compression::best(), true));
-            deflate(compress, &s.bson, &mut s.zlib)?;
-        }
+        s.deflate9
+            .get_or_insert_with(Box::default)
+            .compress(&s.bson, &mut s.zlib);
         const PREFIX: &str = r#"{"bsZ":""#;
         const SUFFIX: &str = r#""}"#;
         let mut out =
@@ -98,24 +91,6 @@ pub(crate) fn bsz_claims(session: &Document) -> Result<String> {
         out.push_str(SUFFIX);
         Ok(out)
     })
-}
-
-/// `zlib.compress(data, 9)` with a reused (reset) compressor.
-fn deflate(compress: &mut Compress, data: &[u8], out: &mut Vec<u8>) -> Result<()> {
-    compress.reset();
-    // zlib's compressBound plus slack, so one call normally suffices.
-    out.reserve(data.len() + data.len() / 8 + 64);
-    loop {
-        let consumed = usize::try_from(compress.total_in()).map_err(|_| Error::Zlib)?;
-        let input = data.get(consumed..).unwrap_or_default();
-        let status = compress
-            .compress_vec(input, out, FlushCompress::Finish)
-            .map_err(|_| Error::Zlib)?;
-        match status {
-            Status::StreamEnd => return Ok(()),
-            Status::Ok | Status::BufError => out.reserve(out.capacity().max(64)),
-        }
-    }
 }
 
 fn write_i32(out: &mut Vec<u8>, v: i32) {

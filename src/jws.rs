@@ -171,9 +171,10 @@ fn check_header(header_seg: &[u8], payload_seg: &[u8]) -> Result<bool> {
     let header = match pyjson::loads(&header_bytes, HEADER_MAX_DEPTH) {
         Ok(h) => h,
         Err(Error::InvalidJson(_)) => return Err(Error::InvalidHeader),
-        // Valid JSON Python holds but Bson cannot (a huge int, a lone surrogate):
-        // such a header never passes the field checks in the reference either way
-        // it is used, except as an ignored value; refuse it without fallback.
+        // Valid JSON with a value a `Bson` cannot hold (an integer beyond int64, a
+        // lone surrogate). The reference would judge the fields; such a header is
+        // never written by any encoder, so it is refused without fallback.
+        // (Deliberate difference, e.g. `"kid": "\ud800"` passes in Python.)
         Err(_) => return Err(Error::InvalidHeaderValue),
     };
     let header = match header {

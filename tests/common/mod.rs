@@ -76,14 +76,12 @@ impl Vector {
             .map(|(_, v)| v.as_str())
     }
 
-    /// `asbool`-style reading of a boolean option (only "true"/"false" spellings
-    /// appear in the vectors' JWT options), with a default.
+    /// A boolean option read with Beaker's `asbool` rules, with a default for an
+    /// absent or unparsable value.
     pub fn flag(&self, name: &str, default: bool) -> bool {
-        match self.option(name).map(|v| v.trim().to_ascii_lowercase()) {
-            Some(v) if v == "true" => true,
-            Some(v) if v == "false" => false,
-            _ => default,
-        }
+        self.option(name)
+            .and_then(beaker_session_jwt::config::asbool)
+            .unwrap_or(default)
     }
 }
 

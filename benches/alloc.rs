@@ -202,14 +202,14 @@ fn operations() -> Vec<(String, Op)> {
             ));
         }
         let encodes = ["bson_small", "bson_typical", "bson_large", "json_typical"];
-        if encodes.contains(&case.name.as_str()) {
-            if let Some(codec) = codec_for(&case.encode_options) {
-                let session = case.session.clone();
-                ops.push((
-                    format!("encode/{}", case.name),
-                    Box::new(move || codec.encode(&session).is_ok()),
-                ));
-            }
+        if encodes.contains(&case.name.as_str())
+            && let Some(codec) = codec_for(&case.encode_options)
+        {
+            let session = case.session.clone();
+            ops.push((
+                format!("encode/{}", case.name),
+                Box::new(move || codec.encode(&session).is_ok()),
+            ));
         }
     }
     if let Some(config) =

@@ -3,7 +3,7 @@
 # regressions. Installs cargo-fuzz if missing. cargo-fuzz needs nightly features: on a
 # stable toolchain they are enabled with RUSTC_BOOTSTRAP=1 (fuzzing builds only).
 #   FUZZ_SMOKE_SECONDS=N   seconds per target (default 20)
-# Seeds come from testdata/ (fuzz/seeds.py) and the committed corpora in fuzz/corpus/.
+# Seeds come from testdata/ (fuzz/seeds.py) and the committed corpora fuzz/corpus/*.tar.gz.
 # See FUZZING.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +16,10 @@ command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 python3 fuzz/seeds.py "$work" >/dev/null
+# committed corpora (minimized after the campaigns in FUZZING.md), one tarball each
+for tarball in fuzz/corpus/*.tar.gz; do
+    [[ -e $tarball ]] && tar -C "$work" -xzf "$tarball"
+done
 
 cd fuzz
 echo "== build at $(( $(date +%s) - start ))s"
@@ -26,7 +30,6 @@ status=0
 for t in jwt_decode original_decode pickle cookie_header ejson; do
     mkdir -p "$work/$t"
     corpora=("$work/$t")
-    [[ -d corpus/$t ]] && corpora+=("corpus/$t")
     echo "== $t (${secs}s) at $(( $(date +%s) - start ))s"
     if ! cargo fuzz run "$t" "${corpora[@]}" -- -max_total_time="$secs" -rss_limit_mb=2048 \
         -timeout=10 -dict="dicts/${dict[$t]}.dict" -print_final_stats=1 >"$work/$t.log" 2>&1; then

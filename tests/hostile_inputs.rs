@@ -1300,6 +1300,7 @@ fn exploit_pickles_run_in_python_but_nothing_runs_here() {
             assert!(marker.exists(), "{name}: the payload is not live in Python");
         }
     }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn scratch_dir(what: &str) -> PathBuf {

@@ -470,7 +470,8 @@ fn inflate(d: &mut Decompress, data: &[u8], out: &mut Vec<u8>, cap: usize) -> Re
     d.reset(true);
     let too_large = Error::DecompressedTooLarge { limit: cap };
     let hard = cap.saturating_add(1);
-    let first = data.len().saturating_mul(4).clamp(256, hard);
+    // (min/max, not clamp: the cap may be below 256)
+    let first = data.len().saturating_mul(4).max(256).min(hard);
     out.reserve(first);
     loop {
         if out.len() == out.capacity() {
@@ -478,7 +479,7 @@ fn inflate(d: &mut Decompress, data: &[u8], out: &mut Vec<u8>, cap: usize) -> Re
             if room == 0 {
                 return Err(too_large);
             }
-            out.reserve(out.len().clamp(256, room));
+            out.reserve(out.len().max(256).min(room));
         }
         let consumed = usize::try_from(d.total_in()).map_err(|_| Error::Zlib)?;
         let input = data.get(consumed..).unwrap_or_default();
@@ -1143,6 +1144,30 @@ mod tests {
             decode_document(&bytes, 2),
             Err(Error::NestingTooDeep { limit: 2 })
         ));
+    }
+
+    // Regression: caps below 256 made `clamp` panic (found by the any-input proptest).
+    #[test]
+    fn inflate_cap_below_256_is_exact() {
+        let mut d = Decompress::new(true);
+        for len in [0usize, 1, 5, 255, 256, 300] {
+            let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(6));
+            std::io::Write::write_all(&mut z, &vec![0u8; len]).unwrap();
+            let stream = z.finish().unwrap();
+            for cap in [0usize, 1, len.saturating_sub(1), len, len + 1, 255, 256] {
+                let mut out = Vec::new();
+                let r = inflate(&mut d, &stream, &mut out, cap);
+                if len > cap {
+                    assert!(
+                        matches!(r, Err(Error::DecompressedTooLarge { .. })),
+                        "{len} {cap}"
+                    );
+                } else {
+                    assert!(r.is_ok(), "{len} {cap}: {r:?}");
+                    assert_eq!(out.len(), len);
+                }
+            }
+        }
     }
 
     #[test]

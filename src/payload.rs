@@ -23,9 +23,14 @@ use crate::error::{Error, Result};
 use crate::pyjson;
 use crate::zlib9::Deflate9;
 
-/// Nesting allowed when encoding: Python's default recursion limit. Deeper
-/// documents make pymongo raise `RecursionError`.
-const ENCODE_MAX_DEPTH: usize = 1000;
+/// Python's default recursion limit: pymongo raises `RecursionError` for deeper
+/// documents, both when encoding and when decoding. It also caps a configured
+/// `max_nesting_depth`, so that no setting lets a decoded document grow deep
+/// enough for its (recursive) drop to overflow the stack.
+const PY_RECURSION_LIMIT: usize = 1000;
+
+/// Nesting allowed when encoding.
+const ENCODE_MAX_DEPTH: usize = PY_RECURSION_LIMIT;
 
 /// Scratch buffers larger than this are not kept between calls.
 const KEEP_SCRATCH: usize = 64 * 1024;
@@ -593,7 +598,7 @@ fn read_cstr(data: &[u8], pos: usize, end: usize) -> Result<&[u8]> {
 }
 
 /// `bson.decode(data)` as pymongo's C extension does it (formats.md §4.2), with a
-/// nesting limit and no recursion.
+/// nesting limit (at most [`PY_RECURSION_LIMIT`]) and no recursion.
 ///
 /// Deliberate difference: pymongo lets the last value of a document run into the
 /// document's terminator (it reads past the end of its buffer); such crafted
@@ -615,6 +620,7 @@ pub(crate) fn decode_document(data: &[u8], max_depth: usize) -> Result<Document>
     if size != data.len() || data.get(size - 1) != Some(&0) {
         return Err(Error::InvalidBson("bad eoo".into()));
     }
+    let max_depth = max_depth.min(PY_RECURSION_LIMIT);
     if max_depth == 0 {
         return Err(Error::NestingTooDeep { limit: max_depth });
     }
@@ -1132,6 +1138,24 @@ mod tests {
         assert!(matches!(
             bsz_claims(&nested(ENCODE_MAX_DEPTH + 1)),
             Err(Error::NestingTooDeep { .. })
+        ));
+    }
+
+    #[test]
+    fn depth_limit_is_capped_at_pythons_recursion_limit() {
+        let n = 5000u32;
+        let mut doc = Vec::new();
+        for k in 0..n {
+            doc.extend_from_slice(&(5 + 8 * (n - k)).to_le_bytes());
+            doc.extend_from_slice(b"\x03a\x00");
+        }
+        doc.extend_from_slice(b"\x05\x00\x00\x00\x00");
+        doc.extend(std::iter::repeat_n(0u8, n as usize));
+        assert!(matches!(
+            decode_document(&doc, usize::MAX),
+            Err(Error::NestingTooDeep {
+                limit: PY_RECURSION_LIMIT
+            })
         ));
     }
 

@@ -397,7 +397,9 @@ pub(crate) fn session_from_claims(
         }
         return decode_bsz(text, limits);
     }
-    let mut claims = match pyjson::loads(claims, limits.max_nesting_depth) {
+    // json.loads also stops at Python's recursion limit.
+    let depth = limits.max_nesting_depth.min(PY_RECURSION_LIMIT);
+    let mut claims = match pyjson::loads(claims, depth) {
         Ok(Bson::Document(d)) => d,
         Ok(_) | Err(Error::InvalidJson(_)) => return Err(Error::InvalidClaims),
         Err(e) => return Err(e),

@@ -2,7 +2,7 @@
 # Time the Rust codec and the Python reference on the same fixed inputs, in one sitting,
 # and print the side-by-side tables of BENCHMARKS.md (medians, ratios, issue-6 targets).
 #
-#   scripts/bench-vs-python.sh            # full run (~6-8 minutes on 2 cores)
+#   scripts/bench-vs-python.sh            # full run (~8-10 minutes on 2 cores)
 #   QUICK=1 scripts/bench-vs-python.sh    # shorter measurement times, for a smoke test
 #
 # Environment:
@@ -12,7 +12,7 @@
 #   OUT          output directory (default target/bench-vs-python)
 #
 # Steps: machine description; Python reference per case (scripts/bench_python.py time);
-# criterion (benches/codec.rs: decode/, encode/, session/, floor/ groups) under `nice`;
+# criterion (benches/codec.rs: decode/, encode/, session/, floor/, blocks/ groups) under `nice`;
 # `beaker-cookie decode --lines` on 20,000 typical cookies against the Python loop doing the
 # same work (outputs compared byte for byte); the report (scripts/bench_python.py report).
 set -euo pipefail
@@ -58,7 +58,7 @@ echo "== Python reference" >&2
 nice "$PY" scripts/bench_python.py time "${PY_ARGS[@]}" --out "$OUT/python.json"
 
 echo "== Rust (criterion)" >&2
-nice cargo bench --bench codec -- "${CRIT_ARGS[@]}" '^(decode|encode|session|floor)/' \
+nice cargo bench --bench codec -- "${CRIT_ARGS[@]}" '^(decode|encode|session|floor|blocks)/' \
     2>&1 | tee "$OUT/criterion.txt" | grep -E '^check|^SKIP|time:' >&2
 
 echo "== beaker-cookie decode --lines vs the Python loop" >&2

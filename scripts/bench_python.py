@@ -280,6 +280,23 @@ def cmd_report(args):
         rr = ratio(r, fl)
         w("| %s | %s | %s | %s | %s |" % (label, us(r), us(fl), "n/a" if rr is None else "%.2fx" % rr,
                                          verdict(None if rr is None else rr <= 1.3)))
+    blocks = [("b64url_decode", "base64url decode of the payload segment"),
+              ("hmac_sha256", "HMAC-SHA256 of the signing input (one key)"),
+              ("b85_decode", "base85 decode"),
+              ("inflate", "inflate (reused state)"),
+              ("bson_from_reader", "bson::Document::from_reader"),
+              ("bson_to_vec", "bson::Document::to_vec"),
+              ("deflate9", "deflate level 9 with zlib-rs (reused state)"),
+              ("b85_encode", "base85 encode"),
+              ("b64url_encode", "base64url encode of the claims")]
+    if any(criterion_median(crit, "blocks", "typical_" + b) is not None for b, _ in blocks):
+        w("")
+        w("| building block (`blocks/` group) | small | typical | near-4 KB |")
+        w("|---|---:|---:|---:|")
+        for b, label in blocks:
+            w("| %s | %s |" % (label, " | ".join(
+                us(criterion_median(crit, "blocks", "%s_%s" % (size, b)))
+                for size in ("small", "typical", "large"))))
     if args.cli_rust and args.cli_python:
         with open(args.cli_rust, encoding="utf-8") as f:
             cr = json.load(f)

@@ -46,7 +46,10 @@ cases = []
 for seed, n, kind in [(1, 65273, 0), (2, 65274, 1), (3, 65275, 0), (4, 65536, 3),
                       (5, 65537, 2), (6, 70000, 0), (7, 100000, 3), (8, 100000, 2),
                       (9, 200000, 1), (10, 300000, 3), (11, 131072, 0)]:
-    z = zlib.compress(generate(seed, n, kind), 9)
+    data = generate(seed, n, kind)
+    z = zlib.compress(data, 9)
+    z6 = zlib.compress(data, 6)
     cases.append({"seed": seed, "len": n, "kind": kind,
-                  "zlib9_sha256": hashlib.sha256(z).hexdigest(), "zlib9_len": len(z)})
+                  "zlib9_sha256": hashlib.sha256(z).hexdigest(), "zlib9_len": len(z),
+                  "zlib6_sha256": hashlib.sha256(z6).hexdigest(), "zlib6_len": len(z6)})
 print(json.dumps({"zlib": zlib.ZLIB_RUNTIME_VERSION, "cases": cases}, indent=1))

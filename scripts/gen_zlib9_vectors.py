@@ -1,4 +1,5 @@
-"""Generate testdata/zlib9.json: inputs and madler zlib's zlib.compress(x, 9).
+"""Generate testdata/zlib9.json: inputs and madler zlib's zlib.compress(x, 9)
+(and, for every fourth input, levels 4..8).
 
 Run with the reference venv (CPython 3.11, zlib 1.2.13):
     /work/.venv-ref/bin/python scripts/gen_zlib9_vectors.py > testdata/zlib9.json
@@ -52,8 +53,13 @@ inputs.append(b"".join(session(20) for _ in range(40))[:65000])
 far = bytes(rng.getrandbits(8) for _ in range(5000))
 inputs.append(far + lowent(30000, b"ab") + far)
 
-cases = [
-    {"input": base64.b64encode(x).decode(), "zlib9": base64.b64encode(zlib.compress(x, 9)).decode()}
-    for x in inputs
-]
+cases = []
+for i, x in enumerate(inputs):
+    case = {"input": base64.b64encode(x).decode(),
+            "zlib9": base64.b64encode(zlib.compress(x, 9)).decode()}
+    if i % 4 == 0 and len(x) < 10000:
+        # the other deflate_slow levels (6 is Beaker's json serializer)
+        case["levels"] = {str(lv): base64.b64encode(zlib.compress(x, lv)).decode()
+                          for lv in (4, 5, 6, 7, 8)}
+    cases.append(case)
 print(json.dumps({"zlib": zlib.ZLIB_RUNTIME_VERSION, "cases": cases}))

@@ -27,11 +27,54 @@ const MAX_DIST: usize = WSIZE - MIN_LOOKAHEAD;
 const TOO_FAR: usize = 4096;
 const NIL: u16 = 0;
 
-// level 9 configuration_table entry
-const GOOD_MATCH: usize = 32;
-const MAX_LAZY: usize = 258;
-const NICE_MATCH: usize = 258;
-const MAX_CHAIN: usize = 4096;
+/// One `configuration_table` entry of the `deflate_slow` levels.
+#[derive(Clone, Copy)]
+struct Config {
+    good_match: usize,
+    max_lazy: usize,
+    nice_match: usize,
+    max_chain: usize,
+}
+
+/// zlib's `configuration_table` for levels 4..=9 (all use `deflate_slow`).
+const CONFIGS: [Config; 6] = [
+    Config {
+        good_match: 4,
+        max_lazy: 4,
+        nice_match: 16,
+        max_chain: 16,
+    },
+    Config {
+        good_match: 8,
+        max_lazy: 16,
+        nice_match: 32,
+        max_chain: 32,
+    },
+    Config {
+        good_match: 8,
+        max_lazy: 16,
+        nice_match: 128,
+        max_chain: 128,
+    },
+    Config {
+        good_match: 8,
+        max_lazy: 32,
+        nice_match: 128,
+        max_chain: 256,
+    },
+    Config {
+        good_match: 32,
+        max_lazy: 128,
+        nice_match: 258,
+        max_chain: 1024,
+    },
+    Config {
+        good_match: 32,
+        max_lazy: 258,
+        nice_match: 258,
+        max_chain: 4096,
+    },
+];
 
 const LIT_BUFSIZE: usize = 1 << (8 + 6);
 /// `sym_end` in symbols: a block is flushed after this many.
@@ -252,6 +295,7 @@ pub(crate) struct Deflate9 {
     syms: Vec<(u16, u8)>,
     opt_len: u64,
     static_len: u64,
+    config: Config,
 }
 
 impl Default for Deflate9 {
@@ -271,6 +315,7 @@ impl Default for Deflate9 {
             syms: Vec::with_capacity(SYM_END),
             opt_len: 0,
             static_len: 0,
+            config: CONFIGS[5],
         }
     }
 }
@@ -312,9 +357,29 @@ impl Deflate9 {
     /// Appends `zlib.compress(data, 9)` to `out`, byte for byte as madler zlib
     /// 1.2.13 writes it, for input of any size.
     pub(crate) fn compress(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        self.compress_level(data, 9, out);
+    }
+
+    /// Appends `zlib.compress(data, level)` to `out` for `level` in 4..=9 (the
+    /// `deflate_slow` levels; 6 is zlib's default, used by Beaker's json
+    /// serializer). Levels outside that range are treated as the nearest one.
+    pub(crate) fn compress_level(&mut self, data: &[u8], level: u8, out: &mut Vec<u8>) {
+        let level = level.clamp(4, 9);
+        self.config = CONFIGS
+            .get(usize::from(level - 4))
+            .copied()
+            .unwrap_or(CONFIGS[5]);
+        // zlib header: deflate, 32 KiB window, FLEVEL by level, FCHECK.
+        let flags: u16 = match level {
+            4 | 5 => 1,
+            6 => 2,
+            _ => 3,
+        };
+        let mut header: u16 = (0x78 << 8) | (flags << 6);
+        header += 31 - header % 31;
         // The window is reused; bytes beyond `high_water` are never read.
         self.window.resize(WINDOW_SIZE, 0);
-        out.extend_from_slice(&[0x78, 0xDA]);
+        out.extend_from_slice(&header.to_be_bytes());
         let mut bits = Bits {
             out,
             buf: 0,
@@ -359,11 +424,17 @@ impl Deflate9 {
         match_start: &mut usize,
     ) -> usize {
         let w = &self.window;
-        let mut chain = MAX_CHAIN;
+        let Config {
+            good_match,
+            nice_match,
+            max_chain,
+            ..
+        } = self.config;
+        let mut chain = max_chain;
         let mut best_len = prev_length;
-        let mut nice = NICE_MATCH;
+        let mut nice = nice_match;
         let limit = strstart.saturating_sub(MAX_DIST);
-        if prev_length >= GOOD_MATCH {
+        if prev_length >= good_match {
             chain >>= 2;
         }
         if nice > lookahead {
@@ -492,7 +563,8 @@ impl Deflate9 {
             let prev_match = st.match_start;
             match_length = MIN_MATCH - 1;
             let head = usize::from(hash_head);
-            if hash_head != NIL && prev_length < MAX_LAZY && strstart - head <= MAX_DIST {
+            if hash_head != NIL && prev_length < self.config.max_lazy && strstart - head <= MAX_DIST
+            {
                 match_length = self.longest_match(
                     strstart,
                     st.lookahead,
@@ -1173,7 +1245,8 @@ mod tests {
 
     /// testdata/zlib9.json: 221 inputs (sessions, low-entropy and random bytes,
     /// multi-block, stored-block and far-match cases up to 65 000 bytes) with
-    /// Python's `zlib.compress(x, 9)`; made by scripts/gen_zlib9_vectors.py.
+    /// Python's `zlib.compress(x, 9)`, and levels 4..8 for every fourth small one;
+    /// made by scripts/gen_zlib9_vectors.py.
     #[test]
     fn matches_python_zlib_on_generated_inputs() {
         use base64::Engine as _;
@@ -1185,15 +1258,29 @@ mod tests {
         assert!(cases.len() > 200);
         let mut d = Deflate9::default();
         let mut bad = Vec::new();
+        let mut other_levels = 0;
         for (i, case) in cases.iter().enumerate() {
             let input = b64.decode(case["input"].as_str().unwrap()).unwrap();
             let expected = b64.decode(case["zlib9"].as_str().unwrap()).unwrap();
             let mut out = Vec::new();
             d.compress(&input, &mut out);
             if out != expected {
-                bad.push((i, input.len()));
+                bad.push((i, input.len(), 9));
+            }
+            if let Some(levels) = case["levels"].as_object() {
+                for (level, z) in levels {
+                    let expected = b64.decode(z.as_str().unwrap()).unwrap();
+                    let level: u8 = level.parse().unwrap();
+                    let mut out = Vec::new();
+                    d.compress_level(&input, level, &mut out);
+                    other_levels += 1;
+                    if out != expected {
+                        bad.push((i, input.len(), level));
+                    }
+                }
             }
         }
+        assert!(other_levels > 200);
         assert!(
             bad.is_empty(),
             "differs from zlib 1.2.13 on (case, len): {bad:?}"
@@ -1278,6 +1365,18 @@ mod tests {
             );
             assert_eq!(digest, case["zlib9_sha256"].as_str().unwrap(), "{case}");
             assert_eq!(inflate(&out), input);
+            let mut out6 = Vec::new();
+            d.compress_level(&input, 6, &mut out6);
+            let digest6: String = Sha256::digest(&out6)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(
+                out6.len() as u64,
+                case["zlib6_len"].as_u64().unwrap(),
+                "{case}"
+            );
+            assert_eq!(digest6, case["zlib6_sha256"].as_str().unwrap(), "{case}");
         }
     }
 

@@ -9,7 +9,9 @@
 //! This is a transcription of `deflate.c` (`deflate_slow`, `longest_match`,
 //! `fill_window`) and `trees.c` (`build_tree`, `gen_bitlen`, `gen_codes`,
 //! `scan_tree`, `send_tree`, `_tr_flush_block`), window sliding included, given
-//! the whole input at once with `Z_FINISH` as `zlib.compress` does.
+//! the whole input at once with `Z_FINISH` as `zlib.compress` does. Levels 4..8
+//! (the other `deflate_slow` levels, e.g. 6 for Beaker's json serializer) are
+//! available through [`Deflate9::compress_level`].
 
 const WSIZE: usize = 1 << 15;
 const WINDOW_SIZE: usize = 2 * WSIZE;

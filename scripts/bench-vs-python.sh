@@ -11,7 +11,8 @@
 #   BEAKER_REFIMPL  the refimpl directory (default ../shared/tools/refimpl)
 #   OUT          output directory (default target/bench-vs-python)
 #
-# Steps: machine description; Python reference per case (scripts/bench_python.py time);
+# Steps: machine description; Python reference per case (scripts/bench_python.py time),
+# before and after the Rust side;
 # criterion (benches/codec.rs: decode/, encode/, session/, floor/, blocks/ groups) under `nice`;
 # `beaker-cookie decode --lines` on 20,000 typical cookies against the Python loop doing the
 # same work (outputs compared byte for byte); the report (scripts/bench_python.py report).
@@ -54,12 +55,17 @@ fi
 } > "$OUT/machine.txt"
 cat "$OUT/machine.txt" >&2
 
-echo "== Python reference" >&2
-nice "$PY" scripts/bench_python.py time "${PY_ARGS[@]}" --out "$OUT/python.json"
+# The Python reference is timed before and after the Rust side; the report pools both
+# (median of all runs), so a burst of load on the machine weighs less on either side.
+echo "== Python reference (1/2)" >&2
+nice "$PY" scripts/bench_python.py time "${PY_ARGS[@]}" --out "$OUT/python1.json"
 
 echo "== Rust (criterion)" >&2
 nice cargo bench --bench codec -- "${CRIT_ARGS[@]}" '^(decode|encode|session|floor|blocks)/' \
     2>&1 | tee "$OUT/criterion.txt" | grep -E '^check|^SKIP|time:' >&2
+
+echo "== Python reference (2/2)" >&2
+nice "$PY" scripts/bench_python.py time "${PY_ARGS[@]}" --out "$OUT/python2.json"
 
 echo "== beaker-cookie decode --lines vs the Python loop" >&2
 nice cargo build --release --features cli --bin beaker-cookie 2>&1 | tail -1 >&2
@@ -78,7 +84,7 @@ echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/machine.tx
     cat "$OUT/machine.txt"
     echo '```'
     echo
-    "$PY" scripts/bench_python.py report --python "$OUT/python.json" \
+    "$PY" scripts/bench_python.py report --python "$OUT/python1.json" --python "$OUT/python2.json" \
         --criterion-dir "$CRITERION_HOME" \
         --cli-rust "$OUT/lines_rust.json" --cli-python "$OUT/lines_python.json"
 } > "$OUT/report.md"

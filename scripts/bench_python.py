@@ -7,7 +7,7 @@ Run with the reference venv (../shared/tools/refimpl/setup.sh; here /work/.venv-
     bench_python.py lines  --file LINES.txt [--output OUT.txt] [--out lines_python.json]
     bench_python.py cli    --binary target/release/beaker-cookie --file LINES.txt
                            [--compare OUT.txt] [--out lines_rust.json]
-    bench_python.py report --python py.json --criterion-dir target/criterion
+    bench_python.py report --python py.json [--python py2.json] --criterion-dir target/criterion
                            [--cli-rust cli_rust.json] [--cli-python cli_py.json]
 
 `time` measures the real reference (beaker-session-jwt 1.0.4 with pymongo's C bson, CPython's
@@ -242,8 +242,13 @@ FLOOR_ROWS = [
 
 
 def cmd_report(args):
-    with open(args.python, encoding="utf-8") as f:
-        py = json.load(f)["results"]
+    # Several Python runs (before and after criterion) are pooled: median of all runs.
+    pooled = {}
+    for path in args.python:
+        with open(path, encoding="utf-8") as f:
+            for key, r in json.load(f)["results"].items():
+                pooled.setdefault(key, []).extend(r["runs_ns"])
+    py = {key: {"median_ns": statistics.median(runs)} for key, runs in pooled.items()}
     crit = args.criterion_dir
     lines = []
     w = lines.append
@@ -342,7 +347,8 @@ def main():
     cl.add_argument("--runs", type=int, default=5)
     cl.add_argument("--out", default="bench_cli.json")
     r = sub.add_parser("report", help="print the side-by-side tables")
-    r.add_argument("--python", required=True)
+    r.add_argument("--python", required=True, action="append",
+                   help="results of `time` (repeatable: runs are pooled)")
     r.add_argument("--criterion-dir", required=True)
     r.add_argument("--cli-rust")
     r.add_argument("--cli-python")

@@ -551,7 +551,11 @@ impl Deflate9 {
         let mut match_available = false;
         loop {
             if st.lookahead < MIN_LOOKAHEAD {
-                self.fill_window(input, &mut st);
+                // Once all input is in the window and no slide is due, fill_window
+                // changes nothing (high_water already covers the data's end).
+                if st.in_pos < input.len() || st.strstart >= WSIZE + MAX_DIST {
+                    self.fill_window(input, &mut st);
+                }
                 if st.lookahead == 0 {
                     break;
                 }

@@ -73,7 +73,11 @@ fn decode_every_valid_jwt_vector_like_the_reference() {
     let mut py = reference::RefBatch::start();
     let mut checked = 0;
     for v in vectors("jwt.json") {
-        if !v["error"].is_null() || v["note"].as_str().is_some_and(|n| n.contains("no BSON round trip")) {
+        if !v["error"].is_null()
+            || v["note"]
+                .as_str()
+                .is_some_and(|n| n.contains("no BSON round trip"))
+        {
             continue;
         }
         let cookie = v["cookie"].as_str().unwrap();

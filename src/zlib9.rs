@@ -451,12 +451,7 @@ impl Deflate9 {
                 && cand.first() == scan.first()
                 && cand.get(1) == scan.get(1)
             {
-                let len = cand
-                    .iter()
-                    .zip(scan)
-                    .take(MAX_MATCH)
-                    .take_while(|(a, b)| a == b)
-                    .count();
+                let len = common_prefix(cand, scan);
                 if len > best_len {
                     *match_start = cur_match;
                     best_len = len;
@@ -1141,6 +1136,31 @@ impl TreeWork<'_> {
             put(&mut next_code, len, next.wrapping_add(1));
         }
     }
+}
+
+/// Length of the common prefix of `a` and `b`, at most [`MAX_MATCH`]; compares
+/// eight bytes at a time.
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len()).min(MAX_MATCH);
+    let mut i = 0;
+    while i + 8 <= n {
+        let (Some(x), Some(y)) = (a.get(i..i + 8), b.get(i..i + 8)) else {
+            break;
+        };
+        let mut xa = [0u8; 8];
+        let mut ya = [0u8; 8];
+        xa.copy_from_slice(x);
+        ya.copy_from_slice(y);
+        let diff = u64::from_le_bytes(xa) ^ u64::from_le_bytes(ya);
+        if diff != 0 {
+            return i + (diff.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < n && a.get(i) == b.get(i) {
+        i += 1;
+    }
+    i
 }
 
 /// `pqdownheap`: restore the heap property from position `k` down. trees.c's

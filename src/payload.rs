@@ -470,6 +470,34 @@ fn decode_bsz(text: &str, limits: &Limits) -> Result<Document> {
     })
 }
 
+/// `zlib.compress(data, level)` byte for byte as madler zlib writes it (levels 4..=9),
+/// with this thread's reused deflate state. Also used by the original format's
+/// json serializer (level 6).
+pub(crate) fn zlib_compress(data: &[u8], level: u8) -> Vec<u8> {
+    with_scratch(|s| {
+        let mut out = Vec::with_capacity(data.len() / 2 + 16);
+        s.deflate9
+            .get_or_insert_with(Box::default)
+            .compress_level(data, level, &mut out);
+        out
+    })
+}
+
+/// `zlib.decompress(data)` with an output cap checked while inflating, with this
+/// thread's reused inflate state. Also used by the original format's json serializer.
+///
+/// # Errors
+/// [`Error::Zlib`] for an invalid or truncated stream, [`Error::DecompressedTooLarge`]
+/// beyond `cap` bytes.
+pub(crate) fn zlib_decompress(data: &[u8], cap: usize) -> Result<Vec<u8>> {
+    with_scratch(|s| {
+        let decompress = s.decompress.get_or_insert_with(|| Decompress::new(true));
+        let mut out = Vec::new();
+        inflate(decompress, data, &mut out, cap)?;
+        Ok(out)
+    })
+}
+
 /// `zlib.decompress(data)` with a cap on the output checked while inflating.
 /// Bytes after the end of the stream are ignored, as Python does. The whole input
 /// is at hand, so `Finish` lets the inflater skip keeping a window copy.

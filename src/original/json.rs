@@ -1,14 +1,11 @@
 //! Beaker's `JsonSerializer` (formats.md §2.3): `zlib.compress(json.dumps(session))`
 //! to write, `json.loads(zlib.decompress(data).decode("utf-8"))` to read.
 
-use std::io::Write as _;
-
 use bson::{Bson, Document};
-use flate2::{Decompress, FlushDecompress, Status};
 
 use crate::codec::Limits;
 use crate::error::{Error, Result};
-use crate::pyjson;
+use crate::{payload, pyjson};
 
 /// `zlib.compress(json.dumps(session).encode("utf-8"))`: Python's default separators
 /// and `ensure_ascii`, zlib level 6.
@@ -17,12 +14,8 @@ use crate::pyjson;
 /// [`Error::Unserializable`] for values JSON cannot hold (datetimes, bytes, ...).
 pub(crate) fn dumps(session: &Document) -> Result<Vec<u8>> {
     let text = pyjson::dumps_default(session)?;
-    let mut enc = flate2::write::ZlibEncoder::new(
-        Vec::with_capacity(text.len() / 2 + 16),
-        flate2::Compression::new(6),
-    );
-    enc.write_all(text.as_bytes()).map_err(|_| Error::Zlib)?;
-    enc.finish().map_err(|_| Error::Zlib)
+    // level 6 is zlib's default, what Beaker's `zlib.compress(text)` uses
+    Ok(payload::zlib_compress(text.as_bytes(), 6))
 }
 
 /// Reads a json-serialized original session and applies what beaker-session-jwt
@@ -42,7 +35,7 @@ pub(crate) fn loads_session(
     bson_mode: bool,
     limits: &Limits,
 ) -> Result<Document> {
-    let bytes = inflate(data, limits.max_decompressed_size)?;
+    let bytes = payload::zlib_decompress(data, limits.max_decompressed_size)?;
     let text = python_str(&bytes)?;
     let depth = limits.max_nesting_depth;
     let value = match pyjson::loads_str(text, depth) {
@@ -219,36 +212,10 @@ fn has_nul_key(value: &Bson, depth_left: usize) -> bool {
     }
 }
 
-/// `zlib.decompress(data)` with an output cap checked while inflating. Like Python,
-/// bytes after the end of the stream are ignored and a truncated stream is an error.
-pub(crate) fn inflate(data: &[u8], cap: usize) -> Result<Vec<u8>> {
-    let mut z = Decompress::new(true);
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; 16 * 1024];
-    loop {
-        let consumed = usize::try_from(z.total_in()).map_err(|_| Error::Zlib)?;
-        let input = data.get(consumed..).unwrap_or_default();
-        let (in_before, out_before) = (z.total_in(), z.total_out());
-        let status = z
-            .decompress(input, &mut buf, FlushDecompress::None)
-            .map_err(|_| Error::Zlib)?;
-        let produced =
-            usize::try_from(z.total_out().saturating_sub(out_before)).map_err(|_| Error::Zlib)?;
-        out.extend_from_slice(buf.get(..produced).unwrap_or_default());
-        if out.len() > cap {
-            return Err(Error::DecompressedTooLarge { limit: cap });
-        }
-        match status {
-            Status::StreamEnd => return Ok(out),
-            // no progress possible: the input ended before the stream did
-            _ if produced == 0 && z.total_in() == in_before => return Err(Error::Zlib),
-            _ => {}
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::io::Write as _;
+
     use super::*;
 
     fn zlib(data: &[u8]) -> Vec<u8> {
@@ -260,16 +227,25 @@ mod tests {
     #[test]
     fn inflate_like_python() {
         let c = zlib(b"{}");
-        assert_eq!(inflate(&c, 100).unwrap(), b"{}");
+        assert_eq!(payload::zlib_decompress(&c, 100).unwrap(), b"{}");
         // trailing garbage after the stream end is ignored (zlib.decompress does too)
         let mut trailing = c.clone();
         trailing.extend_from_slice(b"garbage");
-        assert_eq!(inflate(&trailing, 100).unwrap(), b"{}");
+        assert_eq!(payload::zlib_decompress(&trailing, 100).unwrap(), b"{}");
         // truncated / empty: "incomplete or truncated stream"
-        assert!(matches!(inflate(&c[..c.len() - 1], 100), Err(Error::Zlib)));
-        assert!(matches!(inflate(b"", 100), Err(Error::Zlib)));
+        assert!(matches!(
+            payload::zlib_decompress(&c[..c.len() - 1], 100),
+            Err(Error::Zlib)
+        ));
+        assert!(matches!(
+            payload::zlib_decompress(b"", 100),
+            Err(Error::Zlib)
+        ));
         // pickle data read as json: "incorrect header check"
-        assert!(matches!(inflate(b"\x80\x02}q\x00.", 100), Err(Error::Zlib)));
+        assert!(matches!(
+            payload::zlib_decompress(b"\x80\x02}q\x00.", 100),
+            Err(Error::Zlib)
+        ));
     }
 
     #[test]
@@ -277,13 +253,13 @@ mod tests {
         let bomb = zlib(&vec![b' '; 10 << 20]);
         assert!(bomb.len() < 20_000);
         assert!(matches!(
-            inflate(&bomb, 1 << 20),
+            payload::zlib_decompress(&bomb, 1 << 20),
             Err(Error::DecompressedTooLarge { limit }) if limit == 1 << 20
         ));
         let exact = zlib(&[b'a'; 1000]);
-        assert_eq!(inflate(&exact, 1000).unwrap().len(), 1000);
+        assert_eq!(payload::zlib_decompress(&exact, 1000).unwrap().len(), 1000);
         assert!(matches!(
-            inflate(&exact, 999),
+            payload::zlib_decompress(&exact, 999),
             Err(Error::DecompressedTooLarge { .. })
         ));
     }

@@ -105,12 +105,18 @@ pub struct OriginalFormat {
     pub(crate) encryption: Option<Encryption>,
 }
 
+/// The deepest nesting any setting allows: Python's recursion limit, where the
+/// reference stops too. Decoded values are dropped recursively, so this also keeps
+/// the stack bounded whatever `max_nesting_depth` says.
+pub const MAX_NESTING_DEPTH_CEILING: usize = 1000;
+
 /// Resource limits applied while decoding untrusted (but authenticated) data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Cap on inflated bytes. The default is [`DEFAULT_MAX_DECOMPRESSED_SIZE`].
     pub max_decompressed_size: usize,
-    /// Cap on nesting depth. The default is [`DEFAULT_MAX_NESTING_DEPTH`].
+    /// Cap on nesting depth. The default is [`DEFAULT_MAX_NESTING_DEPTH`]; values above
+    /// [`MAX_NESTING_DEPTH_CEILING`] are lowered to it when the codec is built.
     pub max_nesting_depth: usize,
 }
 
@@ -506,13 +512,15 @@ impl CodecBuilder {
                 nonce_bits,
             }),
         });
+        let mut limits = self.limits;
+        limits.max_nesting_depth = limits.max_nesting_depth.min(MAX_NESTING_DEPTH_CEILING);
         Ok(Codec(Arc::new(Inner {
             keys,
             bson_mode,
             read_original: self.read_original,
             write_original: self.write_original,
             original,
-            limits: self.limits,
+            limits,
         })))
     }
 }

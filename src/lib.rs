@@ -49,7 +49,8 @@ mod zlib9;
 pub use bson;
 pub use codec::{
     Codec, CodecBuilder, CookieFormat, CryptoType, DEFAULT_MAX_DECOMPRESSED_SIZE,
-    DEFAULT_MAX_NESTING_DEPTH, DataSerializer, Decoded, Encryption, Limits, OriginalFormat,
+    DEFAULT_MAX_NESTING_DEPTH, DataSerializer, Decoded, Encryption, Limits,
+    MAX_NESTING_DEPTH_CEILING, OriginalFormat,
 };
 pub use config::BeakerOptions;
 pub use error::{Error, Result};

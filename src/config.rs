@@ -21,8 +21,13 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
+use zeroize::Zeroizing;
+
 use crate::error::{Error, Result};
 use crate::keys::py_strip;
+
+/// An option value: may be a key, so it is zeroized when dropped.
+type Value = Zeroizing<String>;
 
 /// Option names this crate understands (without prefix). Options outside this list
 /// that carry a `session.` / `beaker.session.` prefix are reported by
@@ -75,6 +80,17 @@ pub fn is_known_option(name: &str) -> bool {
     KNOWN_OPTIONS.contains(&split_prefix(name.trim()).0)
 }
 
+/// True if `name` (with or without prefix) is an option whose value is a secret
+/// (`jwt_secret_keys`, the validate and encrypt keys).
+///
+/// ```
+/// assert!(beaker_session_jwt::config::is_secret_option("beaker.session.jwt_secret_keys "));
+/// assert!(!beaker_session_jwt::config::is_secret_option("session.key"));
+/// ```
+pub fn is_secret_option(name: &str) -> bool {
+    SECRET_OPTIONS.contains(&split_prefix(name.trim()).0)
+}
+
 /// Options whose values are secrets: never shown by `Debug`.
 const SECRET_OPTIONS: &[&str] = &[
     "jwt_secret_keys",
@@ -91,9 +107,9 @@ const SECRET_OPTIONS: &[&str] = &[
 #[derive(Clone, Default)]
 pub struct BeakerOptions {
     /// Values given with a `session.` or `beaker.session.` prefix.
-    prefixed: BTreeMap<String, String>,
+    prefixed: BTreeMap<String, Value>,
     /// Values given by their bare name.
-    bare: BTreeMap<String, String>,
+    bare: BTreeMap<String, Value>,
 }
 
 impl fmt::Debug for BeakerOptions {
@@ -103,7 +119,7 @@ impl fmt::Debug for BeakerOptions {
             if SECRET_OPTIONS.contains(&name.as_str()) {
                 map.entry(name, &"<redacted>");
             } else {
-                map.entry(name, value);
+                map.entry(name, &value.as_str());
             }
         }
         map.finish()
@@ -161,7 +177,8 @@ impl BeakerOptions {
         } else {
             &mut self.bare
         };
-        map.insert(bare.to_owned(), value.to_owned());
+        // a replaced value is a Zeroizing<String>: wiped as it drops
+        map.insert(bare.to_owned(), Zeroizing::new(value.to_owned()));
     }
 
     /// Removes an option (prefixed and bare).
@@ -176,7 +193,7 @@ impl BeakerOptions {
         self.prefixed
             .get(name)
             .or_else(|| self.bare.get(name))
-            .map(String::as_str)
+            .map(|v| v.as_str())
     }
 
     /// The value of `name`, else of its plain-Beaker alias `alias`.
@@ -226,8 +243,10 @@ impl BeakerOptions {
     /// [`Error::ConfigFile`] when the file cannot be read or the section is missing.
     pub fn from_ini_file(path: impl AsRef<Path>, section: &str) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::ConfigFile(format!("cannot read {}: {e}", path.display())))?;
+        let text = Zeroizing::new(
+            std::fs::read_to_string(path)
+                .map_err(|e| Error::ConfigFile(format!("cannot read {}: {e}", path.display())))?,
+        );
         let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
         Self::from_ini_with_here(&text, section, Some(&abs))
     }
@@ -237,14 +256,14 @@ impl BeakerOptions {
         let find = |name: &str| sections.iter().find(|(s, _)| s == name).map(|(_, v)| v);
         let wanted =
             find(section).ok_or_else(|| Error::ConfigFile(format!("no section [{section}]")))?;
-        let mut vars: BTreeMap<String, String> = BTreeMap::new();
+        let mut vars: BTreeMap<String, Value> = BTreeMap::new();
         if let Some(f) = file {
-            vars.insert("__file__".into(), f.display().to_string());
+            vars.insert("__file__".into(), Zeroizing::new(f.display().to_string()));
             if let Some(dir) = f.parent() {
-                vars.insert("here".into(), dir.display().to_string());
+                vars.insert("here".into(), Zeroizing::new(dir.display().to_string()));
             }
         }
-        let mut merged: Vec<(String, String)> = Vec::new();
+        let mut merged: Vec<(String, Value)> = Vec::new();
         if let Some(defaults) = find("DEFAULT") {
             merged.extend(defaults.iter().cloned());
         }
@@ -270,7 +289,7 @@ pub fn asbool(value: &str) -> Option<bool> {
     }
 }
 
-type IniSections = Vec<(String, Vec<(String, String)>)>;
+type IniSections = Vec<(String, Vec<(String, Value)>)>;
 
 fn parse_ini(text: &str) -> Result<IniSections> {
     let mut sections: IniSections = Vec::new();
@@ -304,7 +323,7 @@ fn parse_ini(text: &str) -> Result<IniSections> {
         match sections.last_mut() {
             Some((_, entries)) => {
                 entries.retain(|(k, _)| k != name);
-                entries.push((name.to_owned(), value.to_owned()));
+                entries.push((name.to_owned(), Zeroizing::new(value.to_owned())));
             }
             None => {
                 return Err(Error::ConfigFile(format!(
@@ -318,14 +337,16 @@ fn parse_ini(text: &str) -> Result<IniSections> {
 }
 
 /// ConfigParser's basic interpolation: `%(name)s` and `%%`.
-fn interpolate(value: &str, vars: &BTreeMap<String, String>, depth: usize) -> Result<String> {
+fn interpolate(value: &str, vars: &BTreeMap<String, Value>, depth: usize) -> Result<Value> {
     if !value.contains('%') {
-        return Ok(value.to_owned());
+        return Ok(Zeroizing::new(value.to_owned()));
     }
     if depth > 10 {
         return Err(Error::ConfigFile("interpolation too deep".into()));
     }
-    let mut out = String::with_capacity(value.len());
+    // sized for the whole result up front: a growing String would leave copies of
+    // (possibly secret) text in freed memory
+    let mut out = Zeroizing::new(String::with_capacity(value.len() + 4096));
     let mut rest = value;
     while let Some(pos) = rest.find('%') {
         out.push_str(&rest[..pos]);
@@ -340,7 +361,8 @@ fn interpolate(value: &str, vars: &BTreeMap<String, String>, depth: usize) -> Re
             let name = &r[..end];
             let v = vars
                 .get(name)
-                .ok_or_else(|| Error::ConfigFile(format!("unknown interpolation %({name})s")))?;
+                // the name is not echoed: it may be part of a secret value
+                .ok_or_else(|| Error::ConfigFile("unknown %(name)s interpolation".into()))?;
             out.push_str(&interpolate(v, vars, depth + 1)?);
             rest = &r[end + 2..];
         } else {

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use beaker_session_jwt::{BeakerOptions, Codec, Error, config, cookies, ejson};
 use clap::{Args, Parser, Subcommand};
+use zeroize::Zeroizing;
 
 #[derive(Parser)]
 #[command(
@@ -94,14 +95,6 @@ impl From<io::Error> for Failure {
     }
 }
 
-const SECRET_OPTIONS: [&str; 5] = [
-    "jwt_secret_keys",
-    "original_format_validate_key",
-    "original_format_encrypt_key",
-    "validate_key",
-    "encrypt_key",
-];
-
 fn split_pair(pair: &str) -> Result<(&str, &str), Failure> {
     pair.split_once('=')
         .ok_or_else(|| Failure::Usage(format!("expected KEY=VALUE, got {pair:?}")))
@@ -115,7 +108,7 @@ fn load_options(args: &OptionArgs) -> Result<BeakerOptions, Failure> {
     let mut explicit = Vec::new();
     for pair in &args.set {
         let (name, value) = split_pair(pair)?;
-        if SECRET_OPTIONS.iter().any(|s| name.ends_with(s)) {
+        if config::is_secret_option(name) {
             eprintln!(
                 "beaker-cookie: warning: {name} given on the command line is visible to other local \
                  users; use --set-env {name}=VAR or --set-file {name}=PATH instead"
@@ -126,15 +119,19 @@ fn load_options(args: &OptionArgs) -> Result<BeakerOptions, Failure> {
     }
     for pair in &args.set_env {
         let (name, var) = split_pair(pair)?;
-        let value = std::env::var(var)
-            .map_err(|_| Failure::Usage(format!("environment variable {var} is not set")))?;
+        let value = Zeroizing::new(
+            std::env::var(var)
+                .map_err(|_| Failure::Usage(format!("environment variable {var} is not set")))?,
+        );
         options.set(name, &value);
         explicit.push(name.to_owned());
     }
     for pair in &args.set_file {
         let (name, path) = split_pair(pair)?;
-        let value = std::fs::read_to_string(path)
-            .map_err(|e| Failure::Usage(format!("cannot read {path}: {e}")))?;
+        let value = Zeroizing::new(
+            std::fs::read_to_string(path)
+                .map_err(|e| Failure::Usage(format!("cannot read {path}: {e}")))?,
+        );
         options.set(name, value.strip_suffix('\n').unwrap_or(&value));
         explicit.push(name.to_owned());
     }

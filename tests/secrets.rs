@@ -9,8 +9,9 @@
 //! library itself is `#![forbid(unsafe_code)]`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::Engine as _;
 use beaker_session_jwt::bson::doc;
@@ -30,7 +31,11 @@ const CANARIES: [&str; 4] = [JWT_CANARY, OLD_JWT_CANARY, VALIDATE_CANARY, ENCRYP
 
 struct ScanOnFree;
 
-static ARMED: AtomicBool = AtomicBool::new(false);
+thread_local! {
+    /// Armed per thread: tests running in parallel free their own copies of the
+    /// canaries (error-message tests build strings from them), which must not count.
+    static ARMED: Cell<bool> = const { Cell::new(false) };
+}
 static HITS: AtomicUsize = AtomicUsize::new(0);
 /// Extra byte patterns to look for (derived keys), set while armed.
 static EXTRA: Mutex<Vec<[u8; 32]>> = Mutex::new(Vec::new());
@@ -51,7 +56,8 @@ unsafe impl GlobalAlloc for ScanOnFree {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if ARMED.load(Ordering::Relaxed) {
+        // try_with: the thread-local may already be gone while a thread exits
+        if ARMED.try_with(Cell::get).unwrap_or(false) {
             // SAFETY: see the impl comment.
             let block = unsafe { std::slice::from_raw_parts(ptr, layout.size()) };
             let mut hit = CANARIES.iter().any(|c| contains(block, c.as_bytes()));
@@ -73,13 +79,13 @@ static GLOBAL: ScanOnFree = ScanOnFree;
 /// Serializes the armed sections (the counters are global).
 static SCAN: Mutex<()> = Mutex::new(());
 
-/// Runs `f` with scanning armed and returns how many freed blocks held a canary.
+/// Runs `f` with scanning armed on this thread and returns how many freed blocks held a canary.
 fn freed_blocks_with_canaries(f: impl FnOnce()) -> usize {
     let _guard = SCAN.lock().unwrap_or_else(|e| e.into_inner());
     HITS.store(0, Ordering::SeqCst);
-    ARMED.store(true, Ordering::SeqCst);
+    ARMED.with(|a| a.set(true));
     f();
-    ARMED.store(false, Ordering::SeqCst);
+    ARMED.with(|a| a.set(false));
     HITS.load(Ordering::SeqCst)
 }
 

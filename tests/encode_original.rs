@@ -121,7 +121,10 @@ fn json_cookies_hold_the_reference_json_text() {
         "encode-original-json: json text identical {total}/{total}; whole cookie byte-identical {same}/{total}"
     );
     assert_eq!(total, 9);
-    assert_eq!(same, total, "json cookies must be byte-identical to the reference");
+    assert_eq!(
+        same, total,
+        "json cookies must be byte-identical to the reference"
+    );
 }
 
 /// The real beaker-session-jwt (read_original_format) reads our cookies to the

@@ -788,6 +788,14 @@ struct Outcome {
 impl Outcome {
     /// `expected` lists acceptable kinds; `"*"` accepts any error of the decoder.
     fn expect(&self, expected: &[&str]) -> &Self {
+        // shown with --nocapture: the measurements behind "quick" and "small"
+        eprintln!(
+            "H8 {}: {} in {:?}, peak RSS +{} kB",
+            self.case,
+            self.kind,
+            self.elapsed,
+            self.rss_growth_kb.map_or("?".into(), |k| k.to_string())
+        );
         // "*" means any error of the decoder under test: not "ok", and not the size
         // check that runs before every decoder (the input would not have reached it)
         let ok = expected.contains(&self.kind.as_str())

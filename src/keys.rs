@@ -54,6 +54,8 @@ impl fmt::Debug for SecretKey {
 /// The ordered list of JWT keys: the first signs, every one verifies.
 #[derive(Clone)]
 pub struct KeyRing {
+    /// The first key, kept apart so that getting it cannot fail.
+    signing: SecretKey,
     keys: Vec<SecretKey>,
 }
 
@@ -95,19 +97,16 @@ impl KeyRing {
     /// [`Error::NoSecretKeys`] for an empty list, [`Error::EmptySecretKey`] for an
     /// empty key.
     pub fn from_keys(keys: Vec<SecretKey>) -> Result<Self> {
-        if keys.is_empty() {
-            return Err(Error::NoSecretKeys);
-        }
+        let signing = keys.first().cloned().ok_or(Error::NoSecretKeys)?;
         if let Some(position) = keys.iter().position(SecretKey::is_empty) {
             return Err(Error::EmptySecretKey { position });
         }
-        Ok(KeyRing { keys })
+        Ok(KeyRing { signing, keys })
     }
 
     /// The signing key (the first).
     pub fn signing_key(&self) -> &SecretKey {
-        // from_keys guarantees at least one key
-        &self.keys[0]
+        &self.signing
     }
 
     /// All keys in verification order.

@@ -25,6 +25,16 @@
 //! inflation and nesting are capped ([`Limits`]), keys are zeroized on drop and
 //! never printed, and the pickle reader for original cookies executes nothing.
 #![forbid(unsafe_code)]
+// No panics reachable from input: outside tests, no unwrap/expect/indexing/panic.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -116,6 +116,7 @@ const BASE_DIST: [u16; 30] = [
 
 /// `_length_code`: length code (0..=28) for `lc = length - 3` in 0..=255, built
 /// like `tr_static_init`.
+#[allow(clippy::indexing_slicing)] // const-evaluated: a bad index fails the build
 const LENGTH_CODE: [u8; 256] = {
     let mut table = [0u8; 256];
     let mut code = 0;
@@ -136,6 +137,7 @@ const LENGTH_CODE: [u8; 256] = {
 
 /// `_dist_code`: distance code for `dist < 256` at `dist`, otherwise at
 /// `256 + (dist >> 7)`, built like `tr_static_init`.
+#[allow(clippy::indexing_slicing)] // const-evaluated: a bad index fails the build
 const DIST_CODE: [u8; 512] = {
     let mut table = [0u8; 512];
     let mut code = 0;
@@ -1189,6 +1191,7 @@ fn pqdownheap(heap: &mut [usize], keys: &[u64], heap_len: usize, mut k: usize) {
 }
 
 /// Lengths of the static literal/length tree (`static_ltree[n].Len`).
+#[allow(clippy::indexing_slicing)] // const-evaluated: a bad index fails the build
 const STATIC_LLEN: [u16; 288] = {
     let mut t = [0u16; 288];
     let mut n = 0;
@@ -1209,6 +1212,7 @@ const STATIC_LLEN: [u16; 288] = {
 
 /// Codes of the static literal/length tree: `gen_codes` over [`STATIC_LLEN`]
 /// (7-bit codes start at 0, 8-bit at 0x30 then 0xC0, 9-bit at 0x190), bit-reversed.
+#[allow(clippy::indexing_slicing)] // const-evaluated: a bad index fails the build
 const STATIC_LCODE: [u16; 288] = {
     let mut t = [0u16; 288];
     let mut n = 0;
@@ -1229,6 +1233,7 @@ const STATIC_LCODE: [u16; 288] = {
 };
 
 /// Codes of the static distance tree: 5-bit `n`, bit-reversed.
+#[allow(clippy::indexing_slicing)] // const-evaluated: a bad index fails the build
 const STATIC_DCODE: [u16; D_CODES] = {
     let mut t = [0u16; D_CODES];
     let mut n = 0;

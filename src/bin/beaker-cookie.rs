@@ -4,6 +4,13 @@
 //! app's own `development.ini`) and `--set NAME=VALUE`; sessions are printed as
 //! one line of MongoDB canonical Extended JSON, as the Python reference tools do.
 //! Exit status: 0 success, 1 cookie rejected, 2 usage or configuration error.
+#![forbid(unsafe_code)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::io::{self, BufRead, BufWriter, Read, Write};
 use std::path::PathBuf;

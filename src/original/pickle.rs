@@ -2828,7 +2828,9 @@ fn bigint_to_decimal(b: &[u8]) -> Option<String> {
         .chunks(4)
         .map(|c| {
             let mut buf = [0u8; 4];
-            buf[..c.len()].copy_from_slice(c);
+            for (b, x) in buf.iter_mut().zip(c) {
+                *b = *x;
+            }
             u32::from_le_bytes(buf)
         })
         .rev()

@@ -1,9 +1,8 @@
 //! Heap use of the codec (issue 6), measured with a counting global allocator.
 //!
-//! Needs `[[bench]] name = "alloc" harness = false` in Cargo.toml; run with
-//! `cargo bench --bench alloc` (it prints Markdown for BENCHMARKS.md). Without that entry
-//! cargo builds this file as a libtest bench with nothing to run (hence the `cfg_attr`
-//! below), so `cargo bench --no-run` and clippy stay clean either way.
+//! Registered in Cargo.toml with `harness = false`; run with `cargo bench --bench alloc` (it
+//! prints Markdown for BENCHMARKS.md). Should the entry be missing, cargo builds this file as
+//! a libtest bench with nothing to run (hence the `cfg_attr` below), still warning-free.
 //!
 //! What it measures, on the fixed inputs of `testdata/bench/inputs.json`:
 //! * per call, in steady state (after two warm-up calls on the same thread): number of

@@ -195,7 +195,8 @@ def ratio(a, b):
 
 
 def fmt_ratio(r):
-    return "n/a" if r is None else "%.1fx" % r
+    # two decimals, so that a ratio just under a target never prints as the target
+    return "n/a" if r is None else "%.2fx" % r
 
 
 def verdict(ok):

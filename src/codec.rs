@@ -301,18 +301,7 @@ impl Codec {
                 .ok_or(Error::NoOriginalValidateKey)?;
             return original::encode(session, original);
         }
-        const DROPPED: [&str; 3] = ["_expires", "_path", "_domain"];
-        let trimmed;
-        let session = if DROPPED.iter().any(|k| session.contains_key(k)) {
-            let mut copy = session.clone();
-            for k in DROPPED {
-                copy.remove(k);
-            }
-            trimmed = copy;
-            &trimmed
-        } else {
-            session
-        };
+        // `_expires`, `_path` and `_domain` are left out by the claims writers
         let claims = if inner.bson_mode {
             payload::bsz_claims(session)?
         } else {

@@ -74,7 +74,12 @@ fn with_scratch<T>(f: impl FnOnce(&mut Scratch) -> T) -> T {
 
 // ------------------------------------------------------------------------ encode
 
-/// The claims JSON text `{"bsZ":"<base85(zlib(bson))>"}` for a session.
+/// Top-level keys `JWTCookieSession._encrypt_data` removes before writing a JWT
+/// (never for the original format). Skipped while writing, so no copy is made.
+pub(crate) const JWT_DROPPED_KEYS: [&str; 3] = ["_expires", "_path", "_domain"];
+
+/// The claims JSON text `{"bsZ":"<base85(zlib(bson))>"}` for a session, without
+/// [`JWT_DROPPED_KEYS`].
 ///
 /// # Errors
 /// [`Error::NulInKey`] for a key containing NUL, [`Error::NestingTooDeep`] beyond
@@ -82,7 +87,7 @@ fn with_scratch<T>(f: impl FnOnce(&mut Scratch) -> T) -> T {
 pub(crate) fn bsz_claims(session: &Document) -> Result<String> {
     with_scratch(|s| {
         s.bson.clear();
-        encode_document(session, &mut s.bson, true)?;
+        encode_document(session, &mut s.bson, true, &JWT_DROPPED_KEYS)?;
         s.zlib.clear();
         s.deflate9
             .get_or_insert_with(Box::default)
@@ -143,6 +148,8 @@ enum Open<'a> {
         iter: bson::document::Iter<'a>,
         /// Top level with `_id` already written first.
         skip_id: bool,
+        /// Top-level keys left out (empty below the top level).
+        drop: &'a [&'a str],
         len_at: usize,
     },
     Arr {
@@ -156,13 +163,19 @@ enum Open<'a> {
 /// `bson.encode(doc)`: at the top level a present `_id` is written first.
 /// Iterative (explicit stack), so deep documents cannot overflow ours; deeper than
 /// [`ENCODE_MAX_DEPTH`] is refused like Python's `RecursionError`.
-fn encode_document(doc: &Document, out: &mut Vec<u8>, top: bool) -> Result<()> {
+fn encode_document<'a>(
+    doc: &'a Document,
+    out: &mut Vec<u8>,
+    top: bool,
+    drop: &'a [&'a str],
+) -> Result<()> {
     let mut stack: Vec<Open<'_>> = Vec::new();
     let mut depth = 1usize;
     let id = if top { doc.get("_id") } else { None };
     stack.push(Open::Doc {
         iter: doc.iter(),
         skip_id: id.is_some(),
+        drop,
         len_at: begin_len(out),
     });
     if let Some(id) = id {
@@ -174,9 +187,11 @@ fn encode_document(doc: &Document, out: &mut Vec<u8>, top: bool) -> Result<()> {
             Open::Doc {
                 iter,
                 skip_id,
+                drop,
                 len_at,
             } => match iter.next() {
                 Some((k, _)) if *skip_id && k == "_id" => {}
+                Some((k, _)) if drop.contains(&k.as_str()) => {}
                 Some((k, v)) => write_element(k, v, out, &mut stack, &mut depth)?,
                 None => {
                     let at = *len_at;
@@ -245,6 +260,7 @@ fn write_element<'a>(
             stack.push(Open::Doc {
                 iter: d.iter(),
                 skip_id: false,
+                drop: &[],
                 len_at: begin_len(out),
             });
             0x03
@@ -317,6 +333,7 @@ fn write_element<'a>(
             stack.push(Open::Doc {
                 iter: cws.scope.iter(),
                 skip_id: false,
+                drop: &[],
                 len_at: begin_len(out),
             });
             0x0F
@@ -369,7 +386,7 @@ fn write_element<'a>(
 #[cfg(test)]
 pub(crate) fn bson_encode(session: &Document) -> Result<Vec<u8>> {
     let mut out = Vec::new();
-    encode_document(session, &mut out, true)?;
+    encode_document(session, &mut out, true, &[])?;
     Ok(out)
 }
 

@@ -605,11 +605,16 @@ fn finish_string(raw: &[u8]) -> std::result::Result<String, String> {
 // ------------------------------------------------------------------------ dumps
 
 /// `json.dumps(claims, ensure_ascii=False, separators=(",", ":"))` of a JSON-mode
-/// session, with joserfc's top-level `exp`/`iat`/`nbf` datetime conversion.
+/// session without the top-level keys `JWTCookieSession` removes
+/// ([`JWT_DROPPED_KEYS`](crate::payload::JWT_DROPPED_KEYS)), with joserfc's
+/// top-level `exp`/`iat`/`nbf` datetime conversion.
 pub(crate) fn dumps_claims(session: &Document) -> Result<String> {
     let mut out = String::with_capacity(128);
     out.push('{');
-    for (i, (k, v)) in session.iter().enumerate() {
+    let kept = session
+        .iter()
+        .filter(|(k, _)| !crate::payload::JWT_DROPPED_KEYS.contains(&k.as_str()));
+    for (i, (k, v)) in kept.enumerate() {
         if i > 0 {
             out.push(',');
         }

@@ -493,6 +493,29 @@ proptest! {
         }
     }
 
+    /// Raw Cookie header bytes (obs-text included, several header lines) through
+    /// `SessionConfig::load`, as a server hands them over.
+    #[test]
+    fn session_layer_loads_any_header_bytes(
+        lines in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..80), 0..4),
+        cookie in any::<prop::sample::Index>(),
+    ) {
+        let config = SessionConfig::builder(codecs().pickle[0].clone()).build().unwrap();
+        let mut headers = http::HeaderMap::new();
+        for (i, mut line) in lines.into_iter().enumerate() {
+            if i == 0 {
+                line.extend_from_slice(b"; beaker.session.id=");
+                line.extend_from_slice(cookie.get(vector_cookies()).as_bytes());
+            }
+            if let Ok(v) = http::HeaderValue::from_bytes(&line) {
+                headers.append(http::header::COOKIE, v);
+            }
+        }
+        if let Err(e) = config.load(&headers) {
+            prop_assert!(!e.kind().is_empty());
+        }
+    }
+
     /// Configuration decoders: ini text, key lists, option values.
     #[test]
     fn configuration_parsers_are_total(text in any::<String>(), value in any::<String>()) {

@@ -51,8 +51,11 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 // bytes, per the `GlobalAlloc` contract) before forwarding. The default `realloc`
 // goes through `alloc` + copy + `dealloc`, so moved blocks are scanned as well.
 unsafe impl GlobalAlloc for ScanOnFree {
+    // Every block starts zeroed, so a canary found when it is freed was written during
+    // its own lifetime, not left over from an earlier block at the same address
+    // (freed unzeroized by another test thread while the scan was not armed).
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        unsafe { System.alloc(layout) }
+        unsafe { System.alloc_zeroed(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {

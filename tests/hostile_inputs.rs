@@ -14,6 +14,8 @@
 //!
 //! Fixtures in testdata/hostile/ were made by scripts/gen_hostile_fixtures.py.
 
+mod common;
+
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -55,24 +57,6 @@ fn hs256(claims: &[u8]) -> String {
     format!("{input}.{}", b64url(&mac.finalize().into_bytes()))
 }
 
-fn b85(data: &[u8]) -> String {
-    const A: &[u8; 85] =
-        b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!#$%&()*+-;<=>?@^_`{|}~";
-    let mut out = String::new();
-    for chunk in data.chunks(4) {
-        let mut g = [0u8; 4];
-        g[..chunk.len()].copy_from_slice(chunk);
-        let mut v = u32::from_be_bytes(g);
-        let mut d = [0u8; 5];
-        for x in d.iter_mut().rev() {
-            *x = A[(v % 85) as usize];
-            v /= 85;
-        }
-        out.extend(d[..chunk.len() + 1].iter().map(|&c| char::from(c)));
-    }
-    out
-}
-
 fn zlib(data: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
     e.write_all(data).unwrap();
@@ -81,7 +65,7 @@ fn zlib(data: &[u8]) -> Vec<u8> {
 
 /// A validly signed JWT whose `bsZ` holds `stream` (a zlib stream).
 fn bsz_cookie(stream: &[u8]) -> String {
-    hs256(format!("{{\"bsZ\":\"{}\"}}", b85(stream)).as_bytes())
+    hs256(format!("{{\"bsZ\":\"{}\"}}", common::b85encode(stream)).as_bytes())
 }
 
 /// A validly signed original cookie holding `data`.

@@ -46,15 +46,8 @@ const MARKER_ENV: &str = "BEAKER_H8_MARKER";
 
 // ------------------------------------------------------------------ framing helpers
 
-fn b64url(data: &[u8]) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(data)
-}
-
 fn hs256(claims: &[u8]) -> String {
-    let input = format!("{HEADER}.{}", b64url(claims));
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(JWT_KEY.as_bytes()).unwrap();
-    mac.update(input.as_bytes());
-    format!("{input}.{}", b64url(&mac.finalize().into_bytes()))
+    common::signed_token(claims, JWT_KEY.as_bytes())
 }
 
 fn zlib(data: &[u8]) -> Vec<u8> {

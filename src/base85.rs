@@ -27,11 +27,6 @@ const DECODE: [u8; 256] = {
     table
 };
 
-/// True for the 85 characters of the alphabet.
-pub(crate) fn is_digit(b: u8) -> bool {
-    DECODE.get(usize::from(b)).is_some_and(|&d| d != INVALID)
-}
-
 /// Length of the base85 text for `n` input bytes:
 /// `5*floor(n/4) + (n mod 4 ? n mod 4 + 1 : 0)`.
 pub(crate) fn encoded_len(n: usize) -> usize {

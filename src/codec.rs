@@ -7,7 +7,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use bson::Document;
+use bson::{Document, RawDocumentBuf};
 
 use crate::config::BeakerOptions;
 use crate::error::{Error, Result};
@@ -53,6 +53,36 @@ impl Decoded {
     /// it was verified by an old key or read in the original format.
     pub fn needs_reissue(&self) -> bool {
         self.format != CookieFormat::Jwt || self.key_index != Some(0)
+    }
+}
+
+/// A decoded cookie whose session stays raw BSON: see [`Codec::decode_raw`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct DecodedRaw {
+    /// The session as validated BSON bytes. Reading it gives the same keys, order,
+    /// types and values as [`Decoded::session`]; [`DecodedRaw::to_document`]
+    /// builds that document.
+    pub session: RawDocumentBuf,
+    /// The format the cookie was in.
+    pub format: CookieFormat,
+    /// As [`Decoded::key_index`].
+    pub key_index: Option<usize>,
+}
+
+impl DecodedRaw {
+    /// As [`Decoded::needs_reissue`].
+    pub fn needs_reissue(&self) -> bool {
+        self.format != CookieFormat::Jwt || self.key_index != Some(0)
+    }
+
+    /// The session as the [`Document`] [`Codec::decode`] returns for the same cookie.
+    ///
+    /// # Errors
+    /// None in practice: the bytes were validated when decoding. An
+    /// [`Error::InvalidBson`] would mean a bug.
+    pub fn to_document(&self) -> Result<Document> {
+        Document::try_from(&self.session).map_err(|e| Error::InvalidBson(e.to_string()))
     }
 }
 
@@ -319,8 +349,74 @@ impl Codec {
     /// are read as original cookies instead.
     pub fn decode(&self, value: &str) -> Result<Decoded> {
         let inner = &*self.0;
-        match self.decode_jwt(value) {
-            Ok(d) => Ok(d),
+        let (session, format, key_index) = self.decode_with(
+            value,
+            |claims| payload::session_from_claims(claims, inner.bson_mode, &inner.limits),
+            Ok,
+        )?;
+        Ok(Decoded {
+            session,
+            format,
+            key_index,
+        })
+    }
+
+    /// Decodes a cookie like [`Codec::decode`] (same checks, same errors, same
+    /// session) but keeps the session as validated raw BSON instead of building a
+    /// [`Document`]: for a BSON-mode JWT the inflated bytes themselves, read
+    /// lazily. Building a `Document` is most of the cost of decoding a session
+    /// (an allocation per key and string), so a service that reads a few keys per
+    /// request saves most of it.
+    ///
+    /// Sessions whose raw bytes would read differently from the document
+    /// (pymongo's legacy-type mapping, `DBRef` ordering, duplicate keys) and
+    /// JSON-mode or original-format cookies are converted from the document, so
+    /// the view always matches [`Decoded::session`].
+    ///
+    /// ```
+    /// use beaker_session_jwt::{BeakerOptions, Codec, bson::doc};
+    ///
+    /// let codec = Codec::from_options(&BeakerOptions::from_pairs([
+    ///     ("session.jwt_secret_keys", "key-0123456789abcdef"),
+    /// ]))?;
+    /// let cookie = codec.encode(&doc! { "user_id": 42, "name": "Zoë" })?;
+    /// let raw = codec.decode_raw(&cookie)?;
+    /// assert_eq!(raw.session.get_i32("user_id").ok(), Some(42));
+    /// assert_eq!(raw.to_document()?, codec.decode(&cookie)?.session);
+    /// # Ok::<(), beaker_session_jwt::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Those of [`Codec::decode`]; also [`Error::NulInKey`] for a JSON-mode or
+    /// original-format session with a key containing NUL, which BSON cannot hold.
+    pub fn decode_raw(&self, value: &str) -> Result<DecodedRaw> {
+        let inner = &*self.0;
+        let (session, format, key_index) = self.decode_with(
+            value,
+            |claims| payload::session_raw_from_claims(claims, inner.bson_mode, &inner.limits),
+            |doc| payload::to_raw(&doc),
+        )?;
+        Ok(DecodedRaw {
+            session,
+            format,
+            key_index,
+        })
+    }
+
+    /// The JWT path (`jwt` reads the verified claims), falling back to the
+    /// original format (`from_original` converts its session) where the
+    /// reference does.
+    fn decode_with<T>(
+        &self,
+        value: &str,
+        jwt: impl FnOnce(&[u8]) -> Result<T>,
+        from_original: impl FnOnce(Document) -> Result<T>,
+    ) -> Result<(T, CookieFormat, Option<usize>)> {
+        let inner = &*self.0;
+        let verified = jws::verify(value, &inner.keys)
+            .and_then(|(claims, key_index)| Ok((jwt(&claims)?, key_index)));
+        match verified {
+            Ok((session, key_index)) => Ok((session, CookieFormat::Jwt, Some(key_index))),
             Err(e) if inner.read_original && e.falls_back_to_original() => {
                 let original = inner
                     .original
@@ -328,25 +424,10 @@ impl Codec {
                     .ok_or(Error::NoOriginalValidateKey)?;
                 let (session, format) =
                     original::decode(value, original, inner.bson_mode, &inner.limits)?;
-                Ok(Decoded {
-                    session,
-                    format,
-                    key_index: None,
-                })
+                Ok((from_original(session)?, format, None))
             }
             Err(e) => Err(e),
         }
-    }
-
-    fn decode_jwt(&self, value: &str) -> Result<Decoded> {
-        let inner = &*self.0;
-        let (claims, key_index) = jws::verify(value, &inner.keys)?;
-        let session = payload::session_from_claims(&claims, inner.bson_mode, &inner.limits)?;
-        Ok(Decoded {
-            session,
-            format: CookieFormat::Jwt,
-            key_index: Some(key_index),
-        })
     }
 }
 

@@ -59,7 +59,7 @@ mod zlib9;
 pub use bson;
 pub use codec::{
     Codec, CodecBuilder, CookieFormat, CryptoType, DEFAULT_MAX_DECOMPRESSED_SIZE,
-    DEFAULT_MAX_NESTING_DEPTH, DataSerializer, Decoded, Encryption, Limits,
+    DEFAULT_MAX_NESTING_DEPTH, DataSerializer, Decoded, DecodedRaw, Encryption, Limits,
     MAX_NESTING_DEPTH_CEILING, OriginalFormat,
 };
 pub use config::BeakerOptions;

@@ -13,7 +13,8 @@ use std::cell::RefCell;
 use bson::oid::ObjectId;
 use bson::spec::BinarySubtype;
 use bson::{
-    Binary, Bson, DateTime, Decimal128, Document, JavaScriptCodeWithScope, Regex, Timestamp,
+    Binary, Bson, DateTime, Decimal128, Document, JavaScriptCodeWithScope, RawDocumentBuf, Regex,
+    Timestamp,
 };
 use flate2::{Decompress, FlushDecompress, Status};
 
@@ -441,6 +442,41 @@ pub(crate) fn session_from_claims(
     }
 }
 
+/// [`session_from_claims`] keeping the session as raw BSON: a `bsZ`-only claims
+/// object gives the inflated bytes themselves once [`check_document`] found them
+/// equivalent to the document; everything else is converted from the document.
+///
+/// # Errors
+/// Those of [`session_from_claims`]; [`Error::NulInKey`] for a document key with
+/// NUL (JSON mode only), which BSON cannot hold.
+pub(crate) fn session_raw_from_claims(
+    claims: &[u8],
+    bson_mode: bool,
+    limits: &Limits,
+) -> Result<RawDocumentBuf> {
+    if let Some(text) = fast_bsz(claims)
+        && bson_mode
+        && !text.is_empty()
+    {
+        let mut packed = Vec::with_capacity(text.len() / 5 * 4 + 4);
+        base85::decode_into(text, &mut packed)?;
+        let bson = zlib_decompress(&packed, limits.max_decompressed_size)?;
+        if check_document(&bson, limits.max_nesting_depth)? {
+            return RawDocumentBuf::from_bytes(bson).map_err(|_| invalid());
+        }
+        return to_raw(&decode_document(&bson, limits.max_nesting_depth)?);
+    }
+    to_raw(&session_from_claims(claims, bson_mode, limits)?)
+}
+
+/// A document as raw BSON.
+///
+/// # Errors
+/// [`Error::NulInKey`] for a key containing NUL.
+pub(crate) fn to_raw(doc: &Document) -> Result<RawDocumentBuf> {
+    RawDocumentBuf::try_from(doc).map_err(|_| Error::NulInKey)
+}
+
 /// The `bsZ` text if `claims` is exactly `{"bsZ":"<base85 digits>"}`.
 fn fast_bsz(claims: &[u8]) -> Option<&str> {
     let inner = claims
@@ -571,6 +607,7 @@ fn invalid() -> Error {
 const MIN_DATETIME_MS: i64 = -62_135_596_800_000;
 const MAX_DATETIME_MS: i64 = 253_402_300_799_999;
 
+/// A container being built by [`DocumentSink`].
 enum Container {
     Doc(Document),
     Arr(Vec<Bson>),
@@ -578,12 +615,45 @@ enum Container {
     Scope(String, Document),
 }
 
-struct Frame {
-    container: Container,
-    /// The key in the parent (None for the top level).
-    key: Option<String>,
-    /// Position of this container's terminating NUL byte.
-    end: usize,
+/// A container the walk enters.
+enum Opening<'a> {
+    Doc,
+    Arr,
+    /// Code with scope (its code); the scope document follows.
+    Scope(&'a str),
+}
+
+/// One scalar element as the walk reads it, borrowed from the input.
+enum Scalar<'a> {
+    Double(f64),
+    Str(&'a str),
+    /// Subtype and payload (an old-binary inner length already removed).
+    Binary(u8, &'a [u8]),
+    Undefined,
+    ObjectId([u8; 12]),
+    Bool(bool),
+    DateTime(i64),
+    Null,
+    Regex(&'a str, &'a [u8]),
+    DbPointer(&'a str, [u8; 12]),
+    Code(&'a str),
+    Symbol(&'a str),
+    Int32(i32),
+    Timestamp {
+        time: u32,
+        increment: u32,
+    },
+    Int64(i64),
+    Decimal128([u8; 16]),
+    MinKey,
+    MaxKey,
+}
+
+/// What a BSON walk reports, in document order. Keys are `None` inside arrays.
+trait Sink<'a> {
+    fn open(&mut self, key: Option<&'a str>, opening: Opening<'a>);
+    fn scalar(&mut self, key: Option<&'a str>, value: Scalar<'a>) -> Result<()>;
+    fn close(&mut self);
 }
 
 fn read_u32(data: &[u8], pos: usize) -> Result<u32> {
@@ -604,9 +674,9 @@ fn read_array<const N: usize>(data: &[u8], pos: usize) -> Result<[u8; N]> {
     Ok(b)
 }
 
-fn utf8(bytes: &[u8]) -> Result<String> {
+fn utf8(bytes: &[u8]) -> Result<&str> {
     match std::str::from_utf8(bytes) {
-        Ok(s) => Ok(s.to_owned()),
+        Ok(s) => Ok(s),
         Err(e) => {
             let at = e.valid_up_to();
             let byte = bytes.get(at).copied().unwrap_or(0);
@@ -626,7 +696,7 @@ fn utf8(bytes: &[u8]) -> Result<String> {
 
 /// A length-prefixed, NUL-terminated string (types 0x02, 0x0D, 0x0E, and the
 /// namespace of 0x0C) at `pos`, within `avail` bytes. Returns it and its size.
-fn read_string(data: &[u8], pos: usize, avail: usize) -> Result<(String, usize)> {
+fn read_string(data: &[u8], pos: usize, avail: usize) -> Result<(&str, usize)> {
     if avail < 4 {
         return Err(invalid());
     }
@@ -656,6 +726,31 @@ fn read_cstr(data: &[u8], pos: usize, end: usize) -> Result<&[u8]> {
 /// document's terminator (it reads past the end of its buffer); such crafted
 /// documents are refused here with [`Error::InvalidBson`].
 pub(crate) fn decode_document(data: &[u8], max_depth: usize) -> Result<Document> {
+    let mut sink = DocumentSink {
+        stack: Vec::new(),
+        done: None,
+    };
+    walk(data, max_depth, &mut sink)?;
+    sink.done.ok_or_else(invalid)
+}
+
+/// Checks `data` exactly as [`decode_document`] does, without building anything.
+/// `Ok(true)` when the raw bytes read as the same document `decode_document` gives
+/// (see [`CheckSink`]); `Ok(false)` when pymongo's type mapping, `DBRef` ordering
+/// or duplicate keys make them differ.
+pub(crate) fn check_document(data: &[u8], max_depth: usize) -> Result<bool> {
+    let mut sink = CheckSink {
+        keys: Vec::new(),
+        starts: Vec::new(),
+        same: true,
+    };
+    walk(data, max_depth, &mut sink)?;
+    Ok(sink.same)
+}
+
+/// The BSON reader shared by [`decode_document`] and [`check_document`]: every
+/// check and error lives here, the sinks only build or watch.
+fn walk<'a, S: Sink<'a>>(data: &'a [u8], max_depth: usize, sink: &mut S) -> Result<()> {
     if data.len() < 5 {
         return Err(Error::InvalidBson(
             "not enough data for a BSON document".into(),
@@ -676,48 +771,30 @@ pub(crate) fn decode_document(data: &[u8], max_depth: usize) -> Result<Document>
     if max_depth == 0 {
         return Err(Error::NestingTooDeep { limit: max_depth });
     }
-    let mut stack = vec![Frame {
-        container: Container::Doc(Document::new()),
-        key: None,
-        end: size - 1,
-    }];
+    // Open containers: position of the terminating NUL, and whether an array.
+    let mut open: Vec<(usize, bool)> = Vec::with_capacity(8);
+    open.push((size - 1, false));
+    sink.open(None, Opening::Doc);
     let mut pos = 4usize;
     loop {
-        let Some(frame) = stack.last_mut() else {
+        let Some(&(end, is_array)) = open.last() else {
             return Err(invalid());
         };
-        let end = frame.end;
         if pos >= end {
             if pos != end {
                 return Err(invalid());
             }
             // Close this container.
             pos += 1;
-            let Some(done) = stack.pop() else {
-                return Err(invalid());
-            };
-            let value = match done.container {
-                Container::Doc(d) => {
-                    if stack.is_empty() {
-                        // The top level gets no DBRef treatment.
-                        return Ok(d);
-                    }
-                    Bson::Document(dbref_hook(d))
-                }
-                Container::Arr(a) => Bson::Array(a),
-                Container::Scope(code, scope) => {
-                    Bson::JavaScriptCodeWithScope(JavaScriptCodeWithScope { code, scope })
-                }
-            };
-            let Some(parent) = stack.last_mut() else {
-                return Err(invalid());
-            };
-            insert(parent, done.key, value);
+            open.pop();
+            sink.close();
+            if open.is_empty() {
+                return Ok(());
+            }
             continue;
         }
         let type_byte = *data.get(pos).ok_or_else(invalid)?;
         pos += 1;
-        let is_array = matches!(frame.container, Container::Arr(_));
         let name = read_cstr(data, pos, end)
             .map_err(|_| Error::InvalidBson("field name too large".into()))?;
         pos += name.len() + 1;
@@ -728,12 +805,16 @@ pub(crate) fn decode_document(data: &[u8], max_depth: usize) -> Result<Document>
             0x01 => {
                 let b = fixed::<8>(data, pos, avail)?;
                 pos += 8;
-                Bson::Double(f64::from_le_bytes(b))
+                Scalar::Double(f64::from_le_bytes(b))
             }
             0x02 | 0x0E => {
                 let (s, n) = read_string(data, pos, avail)?;
                 pos += n;
-                Bson::String(s)
+                if type_byte == 0x02 {
+                    Scalar::Str(s)
+                } else {
+                    Scalar::Symbol(s)
+                }
             }
             0x03 | 0x04 => {
                 if avail < 4 {
@@ -747,19 +828,12 @@ pub(crate) fn decode_document(data: &[u8], max_depth: usize) -> Result<Document>
                 if data.get(child_end) != Some(&0) {
                     return Err(invalid());
                 }
-                if stack.len() >= max_depth {
+                if open.len() >= max_depth {
                     return Err(Error::NestingTooDeep { limit: max_depth });
                 }
-                let container = if type_byte == 0x03 {
-                    Container::Doc(Document::new())
-                } else {
-                    Container::Arr(Vec::new())
-                };
-                stack.push(Frame {
-                    container,
-                    key,
-                    end: child_end,
-                });
+                let array = type_byte == 0x04;
+                sink.open(key, if array { Opening::Arr } else { Opening::Doc });
+                open.push((child_end, array));
                 pos += 4;
                 continue;
             }
@@ -784,25 +858,22 @@ pub(crate) fn decode_document(data: &[u8], max_depth: usize) -> Result<Document>
                     body
                 };
                 pos += 5 + len;
-                Bson::Binary(Binary {
-                    subtype: BinarySubtype::from(subtype),
-                    bytes: bytes.to_vec(),
-                })
+                Scalar::Binary(subtype, bytes)
             }
-            // undefined → None, as pymongo
-            0x06 | 0x0A => Bson::Null,
+            0x06 => Scalar::Undefined,
+            0x0A => Scalar::Null,
             0x07 => {
                 let b = fixed::<12>(data, pos, avail)?;
                 pos += 12;
-                Bson::ObjectId(ObjectId::from_bytes(b))
+                Scalar::ObjectId(b)
             }
             0x08 => {
                 let b = fixed::<1>(data, pos, avail)?;
                 pos += 1;
                 let [byte] = b;
                 match byte {
-                    0 => Bson::Boolean(false),
-                    1 => Bson::Boolean(true),
+                    0 => Scalar::Bool(false),
+                    1 => Scalar::Bool(true),
                     other => {
                         return Err(Error::InvalidBson(format!(
                             "invalid boolean value: {other:x}"
@@ -818,7 +889,7 @@ pub(crate) fn decode_document(data: &[u8], max_depth: usize) -> Result<Document>
                     let year = if ms < MIN_DATETIME_MS { "0" } else { "10000" };
                     return Err(Error::InvalidBson(format!("year {year} is out of range")));
                 }
-                Bson::DateTime(DateTime::from_millis(ms))
+                Scalar::DateTime(ms)
             }
             0x0B => {
                 let pattern = read_cstr(data, pos, end)?;
@@ -826,14 +897,7 @@ pub(crate) fn decode_document(data: &[u8], max_depth: usize) -> Result<Document>
                 pos += pattern.len() + 1;
                 let flags = read_cstr(data, pos, end)?;
                 pos += flags.len() + 1;
-                // pymongo keeps only the flags it knows, re-encoded in this order.
-                let options: String = "ilmsux"
-                    .chars()
-                    .filter(|c| u8::try_from(*c).is_ok_and(|b| flags.contains(&b)))
-                    .collect();
-                let pattern = pattern.try_into().map_err(|_| invalid())?;
-                let options = options.try_into().map_err(|_| invalid())?;
-                Bson::RegularExpression(Regex { pattern, options })
+                Scalar::Regex(pattern, flags)
             }
             0x0C => {
                 let (ns, n) = read_string(data, pos, avail)?;
@@ -842,16 +906,12 @@ pub(crate) fn decode_document(data: &[u8], max_depth: usize) -> Result<Document>
                 }
                 let oid = read_array::<12>(data, pos + n)?;
                 pos += n + 12;
-                // DBPointer → DBRef(collection, id), shown as a document.
-                let mut d = Document::new();
-                d.insert("$ref", ns);
-                d.insert("$id", ObjectId::from_bytes(oid));
-                Bson::Document(d)
+                Scalar::DbPointer(ns, oid)
             }
             0x0D => {
                 let (s, n) = read_string(data, pos, avail)?;
                 pos += n;
-                Bson::JavaScriptCode(s)
+                Scalar::Code(s)
             }
             0x0F => {
                 if avail < 8 {
@@ -872,55 +932,49 @@ pub(crate) fn decode_document(data: &[u8], max_depth: usize) -> Result<Document>
                 if data.get(scope_end) != Some(&0) {
                     return Err(invalid());
                 }
-                if stack.len() >= max_depth {
+                if open.len() >= max_depth {
                     return Err(Error::NestingTooDeep { limit: max_depth });
                 }
-                stack.push(Frame {
-                    container: Container::Scope(code, Document::new()),
-                    key,
-                    end: scope_end,
-                });
+                sink.open(key, Opening::Scope(code));
+                open.push((scope_end, false));
                 pos = scope_at + 4;
                 continue;
             }
             0x10 => {
                 let b = fixed::<4>(data, pos, avail)?;
                 pos += 4;
-                Bson::Int32(i32::from_le_bytes(b))
+                Scalar::Int32(i32::from_le_bytes(b))
             }
             0x11 => {
                 let b = fixed::<8>(data, pos, avail)?;
                 pos += 8;
                 let [i0, i1, i2, i3, t0, t1, t2, t3] = b;
-                Bson::Timestamp(Timestamp {
+                Scalar::Timestamp {
                     increment: u32::from_le_bytes([i0, i1, i2, i3]),
                     time: u32::from_le_bytes([t0, t1, t2, t3]),
-                })
+                }
             }
             0x12 => {
                 let b = fixed::<8>(data, pos, avail)?;
                 pos += 8;
-                Bson::Int64(i64::from_le_bytes(b))
+                Scalar::Int64(i64::from_le_bytes(b))
             }
             0x13 => {
                 let b = fixed::<16>(data, pos, avail)?;
                 pos += 16;
-                Bson::Decimal128(Decimal128::from_bytes(b))
+                Scalar::Decimal128(b)
             }
-            0xFF => Bson::MinKey,
-            0x7F => Bson::MaxKey,
+            0xFF => Scalar::MinKey,
+            0x7F => Scalar::MaxKey,
             other => {
-                let shown = key.as_deref().unwrap_or("");
+                let shown = key.unwrap_or("");
                 return Err(Error::InvalidBson(format!(
                     "Detected unknown BSON type b'\\x{other:02x}' for fieldname '{shown}'. \
                      Are you using the latest driver version?"
                 )));
             }
         };
-        let Some(frame) = stack.last_mut() else {
-            return Err(invalid());
-        };
-        insert(frame, key, value);
+        sink.scalar(key, value)?;
     }
 }
 
@@ -934,13 +988,163 @@ fn fixed<const N: usize>(data: &[u8], pos: usize, avail: usize) -> Result<[u8; N
     read_array::<N>(data, pos)
 }
 
-fn insert(frame: &mut Frame, key: Option<String>, value: Bson) {
-    match &mut frame.container {
-        // Duplicate keys: the last value wins, at the first key's position.
-        Container::Doc(d) | Container::Scope(_, d) => {
-            d.insert(key.unwrap_or_default(), value);
+/// Builds the `Document` pymongo's decoder would give.
+struct DocumentSink {
+    /// Open containers with their key in the parent (None for the top level).
+    stack: Vec<(Container, Option<String>)>,
+    done: Option<Document>,
+}
+
+impl DocumentSink {
+    #[inline(always)]
+    fn insert(&mut self, key: Option<String>, value: Bson) {
+        match self.stack.last_mut() {
+            // Duplicate keys: the last value wins, at the first key's position.
+            Some((Container::Doc(d) | Container::Scope(_, d), _)) => {
+                d.insert(key.unwrap_or_default(), value);
+            }
+            Some((Container::Arr(a), _)) => a.push(value),
+            None => {}
         }
-        Container::Arr(a) => a.push(value),
+    }
+}
+
+impl<'a> Sink<'a> for DocumentSink {
+    #[inline]
+    fn open(&mut self, key: Option<&'a str>, opening: Opening<'a>) {
+        let container = match opening {
+            Opening::Doc => Container::Doc(Document::new()),
+            Opening::Arr => Container::Arr(Vec::new()),
+            Opening::Scope(code) => Container::Scope(code.to_owned(), Document::new()),
+        };
+        self.stack.push((container, key.map(str::to_owned)));
+    }
+
+    #[inline]
+    fn scalar(&mut self, key: Option<&'a str>, value: Scalar<'a>) -> Result<()> {
+        let value = match value {
+            Scalar::Double(f) => Bson::Double(f),
+            // symbol → str, as pymongo
+            Scalar::Str(s) | Scalar::Symbol(s) => Bson::String(s.to_owned()),
+            Scalar::Binary(subtype, bytes) => Bson::Binary(Binary {
+                subtype: BinarySubtype::from(subtype),
+                bytes: bytes.to_vec(),
+            }),
+            // undefined → None, as pymongo
+            Scalar::Undefined | Scalar::Null => Bson::Null,
+            Scalar::ObjectId(b) => Bson::ObjectId(ObjectId::from_bytes(b)),
+            Scalar::Bool(b) => Bson::Boolean(b),
+            Scalar::DateTime(ms) => Bson::DateTime(DateTime::from_millis(ms)),
+            Scalar::Regex(pattern, flags) => {
+                // pymongo keeps only the flags it knows, re-encoded in this order.
+                let options: String = "ilmsux"
+                    .chars()
+                    .filter(|c| u8::try_from(*c).is_ok_and(|b| flags.contains(&b)))
+                    .collect();
+                let pattern = pattern.to_owned().try_into().map_err(|_| invalid())?;
+                let options = options.try_into().map_err(|_| invalid())?;
+                Bson::RegularExpression(Regex { pattern, options })
+            }
+            Scalar::DbPointer(ns, oid) => {
+                // DBPointer → DBRef(collection, id), shown as a document.
+                let mut d = Document::new();
+                d.insert("$ref", ns);
+                d.insert("$id", ObjectId::from_bytes(oid));
+                Bson::Document(d)
+            }
+            Scalar::Code(s) => Bson::JavaScriptCode(s.to_owned()),
+            Scalar::Int32(i) => Bson::Int32(i),
+            Scalar::Timestamp { time, increment } => Bson::Timestamp(Timestamp { time, increment }),
+            Scalar::Int64(i) => Bson::Int64(i),
+            Scalar::Decimal128(b) => Bson::Decimal128(Decimal128::from_bytes(b)),
+            Scalar::MinKey => Bson::MinKey,
+            Scalar::MaxKey => Bson::MaxKey,
+        };
+        self.insert(key.map(str::to_owned), value);
+        Ok(())
+    }
+
+    fn close(&mut self) {
+        let Some((container, key)) = self.stack.pop() else {
+            return;
+        };
+        let value = match container {
+            Container::Doc(d) => {
+                if self.stack.is_empty() {
+                    // The top level gets no DBRef treatment.
+                    self.done = Some(d);
+                    return;
+                }
+                Bson::Document(dbref_hook(d))
+            }
+            Container::Arr(a) => Bson::Array(a),
+            Container::Scope(code, scope) => {
+                Bson::JavaScriptCodeWithScope(JavaScriptCodeWithScope { code, scope })
+            }
+        };
+        self.insert(key, value);
+    }
+}
+
+/// Siblings compared for duplicate keys; a bigger container is simply reported as
+/// "not the same" (the caller then takes the `Document` path), which keeps the
+/// check linear for hostile inputs.
+const CHECK_MAX_SIBLINGS: usize = 64;
+
+/// Watches a walk for what makes the raw bytes read differently from the
+/// `Document` [`decode_document`] builds: pymongo's mapping of legacy types
+/// (undefined, symbol, DBPointer), regex flag filtering, old binary, `DBRef`
+/// reordering (any `$ref` key) and duplicate keys (the `Document` keeps the last
+/// value, a raw lookup finds the first).
+struct CheckSink<'a> {
+    /// Keys of the open documents, innermost last.
+    keys: Vec<&'a str>,
+    /// Where each open container's keys start in `keys`.
+    starts: Vec<usize>,
+    same: bool,
+}
+
+impl<'a> CheckSink<'a> {
+    fn key(&mut self, key: Option<&'a str>) {
+        let Some(key) = key else { return };
+        if !self.same {
+            return;
+        }
+        let start = self.starts.last().copied().unwrap_or(0);
+        let siblings = self.keys.get(start..).unwrap_or_default();
+        if key == "$ref" || siblings.len() >= CHECK_MAX_SIBLINGS || siblings.contains(&key) {
+            self.same = false;
+        } else {
+            self.keys.push(key);
+        }
+    }
+}
+
+impl<'a> Sink<'a> for CheckSink<'a> {
+    fn open(&mut self, key: Option<&'a str>, _opening: Opening<'a>) {
+        self.key(key);
+        self.starts.push(self.keys.len());
+    }
+
+    fn scalar(&mut self, key: Option<&'a str>, value: Scalar<'a>) -> Result<()> {
+        self.key(key);
+        if matches!(
+            value,
+            Scalar::Undefined
+                | Scalar::Symbol(_)
+                | Scalar::DbPointer(..)
+                | Scalar::Regex(..)
+                | Scalar::Binary(2, _)
+        ) {
+            self.same = false;
+        }
+        Ok(())
+    }
+
+    fn close(&mut self) {
+        if let Some(start) = self.starts.pop() {
+            self.keys.truncate(start);
+        }
     }
 }
 

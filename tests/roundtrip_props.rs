@@ -93,6 +93,33 @@ proptest! {
     }
 
     #[test]
+    fn raw_view_reads_as_the_session(doc in document()) {
+        let codec = codec();
+        let cookie = codec.encode(&doc).expect("encodable");
+        common::check_raw_view(&codec, &cookie).map_err(TestCaseError::fail)?;
+    }
+
+    #[test]
+    fn raw_view_agrees_on_arbitrary_bson(
+        bytes in prop::collection::vec(any::<u8>(), 0..80),
+        doc in document(),
+        flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+    ) {
+        let codec = codec();
+        common::check_raw_view(&codec, &signed(common::bsz_claims_for(&bytes).as_bytes()))
+            .map_err(TestCaseError::fail)?;
+        // a valid document with a few bytes changed
+        let mut valid = Vec::new();
+        doc.to_writer(&mut valid).expect("serializable");
+        for (at, byte) in flips {
+            let i = at.index(valid.len());
+            valid[i] = byte;
+        }
+        common::check_raw_view(&codec, &signed(common::bsz_claims_for(&valid).as_bytes()))
+            .map_err(TestCaseError::fail)?;
+    }
+
+    #[test]
     fn id_is_moved_first(mut doc in document(), id in any::<String>()) {
         doc.insert("_id", id.clone());
         let codec = codec();

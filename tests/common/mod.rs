@@ -466,3 +466,50 @@ pub fn zlib_compress(data: &[u8]) -> Vec<u8> {
 pub fn bsz_claims_for(bson_bytes: &[u8]) -> String {
     format!(r#"{{"bsZ":"{}"}}"#, b85encode(&zlib_compress(bson_bytes)))
 }
+
+/// Whether `d` holds a key containing NUL at any depth (BSON cannot hold it).
+pub fn has_nul_key(d: &Document) -> bool {
+    fn in_bson(b: &Bson) -> bool {
+        match b {
+            Bson::Document(d) => has_nul_key(d),
+            Bson::Array(a) => a.iter().any(in_bson),
+            _ => false,
+        }
+    }
+    d.iter().any(|(k, v)| k.contains('\0') || in_bson(v))
+}
+
+/// Checks that `Codec::decode_raw` agrees with `Codec::decode` on `value`: the same
+/// error, or the same format and key index and a raw session that reads as the
+/// decoded document: the same number of elements, every key looked up gives the
+/// document's value, and the whole converts to the document (order included).
+/// The one documented difference: a JSON-mode or original session with a NUL in a
+/// key, which BSON cannot hold, is `Error::NulInKey`.
+pub fn check_raw_view(codec: &Codec, value: &str) -> Result<(), String> {
+    use beaker_session_jwt::Error;
+    match (codec.decode(value), codec.decode_raw(value)) {
+        (Err(a), Err(b)) if format!("{a:?}") == format!("{b:?}") => Ok(()),
+        (Ok(d), Err(Error::NulInKey)) if has_nul_key(&d.session) => Ok(()),
+        (Ok(d), Ok(r)) => {
+            if (d.format, d.key_index) != (r.format, r.key_index) {
+                return Err(format!("decode {d:?} vs decode_raw {r:?}"));
+            }
+            let doc = r.to_document().map_err(|e| format!("to_document: {e:?}"))?;
+            if !same_document(&doc, &d.session, true) {
+                return Err(format!("view {doc:?} vs session {:?}", d.session));
+            }
+            if r.session.iter().count() != d.session.len() {
+                return Err(format!("view has other elements than {:?}", d.session));
+            }
+            for (k, v) in &d.session {
+                let got = r.session.get(k).ok().flatten().map(Bson::try_from);
+                match got {
+                    Some(Ok(g)) if same_bson(&g, v, true) => {}
+                    other => return Err(format!("view[{k:?}] = {other:?}, session has {v:?}")),
+                }
+            }
+            Ok(())
+        }
+        (a, b) => Err(format!("decode {a:?} vs decode_raw {b:?}")),
+    }
+}

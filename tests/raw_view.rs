@@ -1,0 +1,96 @@
+//! `Codec::decode_raw` (the session kept as validated raw BSON) agrees with
+//! `Codec::decode` on every cookie of the reference's vectors and on pymongo's
+//! BSON differential corpus: the same errors, and a view that reads as the
+//! document the reference returns (see `common::check_raw_view`). For a plain
+//! BSON-mode cookie the view is the inflated bytes Python wrote, untouched.
+
+mod common;
+
+use base64::Engine as _;
+use beaker_session_jwt::{BeakerOptions, Codec};
+
+#[test]
+fn every_decode_vector_reads_the_same_through_the_view() {
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for file in ["jwt.json", "original.json"] {
+        for v in common::load(file) {
+            let (Some(cookie), Ok(codec)) = (&v.cookie, common::codec(&v)) else {
+                continue;
+            };
+            if v.op != "decode" {
+                continue;
+            }
+            checked += 1;
+            if let Err(e) = common::check_raw_view(&codec, cookie) {
+                failures.push(format!("{}: {e}", v.name));
+            }
+        }
+    }
+    assert!(checked > 300, "only {checked} vectors");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The 1 280 BSON payloads of `testdata/bson_decode.json` (valid documents of every
+/// type, legacy types, duplicate keys, DBRefs, and mutations), each signed as `bsZ`.
+#[test]
+fn pymongo_bson_corpus_reads_the_same_through_the_view() {
+    let text = std::fs::read_to_string(common::testdata("bson_decode.json")).expect("fixture");
+    let root: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let key = "bson-differential-key-0123456789";
+    let codec = Codec::builder()
+        .secret_keys([key])
+        .build()
+        .expect("valid configuration");
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut failures = Vec::new();
+    let cases = root["cases"].as_array().expect("cases");
+    for (i, case) in cases.iter().enumerate() {
+        let bytes = b64
+            .decode(case["bson"].as_str().expect("bson"))
+            .expect("base64");
+        let token = common::signed_token(common::bsz_claims_for(&bytes).as_bytes(), key.as_bytes());
+        if let Err(e) = common::check_raw_view(&codec, &token) {
+            failures.push(format!("case {i}: {e}"));
+        }
+    }
+    assert!(cases.len() > 1000);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The benchmark cookies, written by Python: the view holds exactly the BSON bytes
+/// pymongo encoded (no conversion took place).
+#[test]
+fn plain_sessions_are_viewed_without_conversion() {
+    let text =
+        std::fs::read_to_string(common::testdata("bench/inputs.json")).expect("bench inputs");
+    let root: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let mut viewed = 0;
+    for case in root["cases"].as_array().expect("cases") {
+        let name = case["name"].as_str().expect("name");
+        if !name.starts_with("bson_") {
+            continue;
+        }
+        let options = case["decode_options"].as_object().expect("options");
+        let pairs = options
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str().expect("string option")));
+        let codec = Codec::from_options(&BeakerOptions::from_pairs(pairs)).expect("codec");
+        let cookie = case["cookie"].as_str().expect("cookie");
+        let raw = codec.decode_raw(cookie).expect("decodes");
+        let hex: String = raw
+            .session
+            .as_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(
+            hex,
+            case["expected_bson_hex"].as_str().expect("hex"),
+            "{name}"
+        );
+        common::check_raw_view(&codec, cookie).expect("agrees with decode");
+        viewed += 1;
+    }
+    assert!(viewed >= 7, "{viewed}");
+}

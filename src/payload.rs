@@ -654,6 +654,9 @@ trait Sink<'a> {
     fn open(&mut self, key: Option<&'a str>, opening: Opening<'a>);
     fn scalar(&mut self, key: Option<&'a str>, value: Scalar<'a>) -> Result<()>;
     fn close(&mut self);
+    /// The name of an array element (pymongo ignores it; only [`CheckSink`] looks).
+    #[inline]
+    fn array_name(&mut self, _name: &'a [u8]) {}
 }
 
 fn read_u32(data: &[u8], pos: usize) -> Result<u32> {
@@ -799,7 +802,12 @@ fn walk<'a, S: Sink<'a>>(data: &'a [u8], max_depth: usize, sink: &mut S) -> Resu
             .map_err(|_| Error::InvalidBson("field name too large".into()))?;
         pos += name.len() + 1;
         // Array element names are skipped unchecked, as pymongo does.
-        let key = if is_array { None } else { Some(utf8(name)?) };
+        let key = if is_array {
+            sink.array_name(name);
+            None
+        } else {
+            Some(utf8(name)?)
+        };
         let avail = end.checked_sub(pos).ok_or_else(invalid)?;
         let value = match type_byte {
             0x01 => {
@@ -1094,8 +1102,9 @@ const CHECK_MAX_SIBLINGS: usize = 64;
 /// Watches a walk for what makes the raw bytes read differently from the
 /// `Document` [`decode_document`] builds: pymongo's mapping of legacy types
 /// (undefined, symbol, DBPointer), regex flag filtering, old binary, `DBRef`
-/// reordering (any `$ref` key) and duplicate keys (the `Document` keeps the last
-/// value, a raw lookup finds the first).
+/// reordering (any `$ref` key), duplicate keys (the `Document` keeps the last
+/// value, a raw lookup finds the first) and array element names that are not
+/// UTF-8 (pymongo skips them, a raw reader refuses them).
 struct CheckSink<'a> {
     /// Keys of the open documents, innermost last.
     keys: Vec<&'a str>,
@@ -1144,6 +1153,13 @@ impl<'a> Sink<'a> for CheckSink<'a> {
     fn close(&mut self) {
         if let Some(start) = self.starts.pop() {
             self.keys.truncate(start);
+        }
+    }
+
+    /// A raw lookup reads array element names as UTF-8 (pymongo ignores them).
+    fn array_name(&mut self, name: &'a [u8]) {
+        if !name.is_ascii() && std::str::from_utf8(name).is_err() {
+            self.same = false;
         }
     }
 }

@@ -94,3 +94,57 @@ fn plain_sessions_are_viewed_without_conversion() {
     }
     assert!(viewed >= 7, "{viewed}");
 }
+
+/// Hand-built BSON for what a raw view would read differently from pymongo's
+/// document, each of which must still read as the document: a non-UTF-8 array
+/// element name (pymongo skips names; found by the jwt_decode fuzz target), a
+/// duplicate key, a `$ref` sub-document, undefined and symbol values.
+#[test]
+fn documents_a_raw_reader_would_read_differently_are_converted() {
+    fn doc(body: &[u8]) -> Vec<u8> {
+        let mut d = ((body.len() + 5) as i32).to_le_bytes().to_vec();
+        d.extend_from_slice(body);
+        d.push(0);
+        d
+    }
+    let key = "raw-view-key-0123456789";
+    let codec = Codec::builder()
+        .secret_keys([key])
+        .build()
+        .expect("valid configuration");
+    let array = {
+        // {"a": [1]} with the element named b"\xff"
+        let mut body = vec![0x04, b'a', 0];
+        body.extend(doc(&[0x10, 0xff, 0, 1, 0, 0, 0]));
+        doc(&body)
+    };
+    let duplicate = doc(&[0x10, b'k', 0, 1, 0, 0, 0, 0x10, b'k', 0, 2, 0, 0, 0]);
+    let dbref = {
+        let mut inner = vec![0x10, b'x', 0, 1, 0, 0, 0, 0x02, b'$', b'r', b'e', b'f', 0];
+        inner.extend(2i32.to_le_bytes());
+        inner.extend(b"c\0");
+        inner.extend([0x10, b'$', b'i', b'd', 0, 7, 0, 0, 0]);
+        let mut body = vec![0x03, b'd', 0];
+        body.extend(doc(&inner));
+        doc(&body)
+    };
+    let legacy = {
+        let mut body = vec![0x06, b'u', 0, 0x0E, b's', 0];
+        body.extend(2i32.to_le_bytes());
+        body.extend(b"y\0");
+        doc(&body)
+    };
+    for (name, bson) in [
+        ("array name", array),
+        ("duplicate", duplicate),
+        ("dbref", dbref),
+        ("legacy", legacy),
+    ] {
+        let token = common::signed_token(common::bsz_claims_for(&bson).as_bytes(), key.as_bytes());
+        let decoded = codec.decode(&token).expect(name);
+        let raw = codec.decode_raw(&token).expect(name);
+        assert_ne!(raw.session.as_bytes(), &bson[..], "{name}: converted");
+        common::check_raw_view(&codec, &token).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(!decoded.session.is_empty(), "{name}");
+    }
+}

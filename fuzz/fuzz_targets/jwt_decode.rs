@@ -8,6 +8,7 @@
 //! * `3`: the body is a zlib stream: base85 into `bsZ`, signed (reaches the capped inflater).
 //!
 //! `(sel >> 4) % 3` picks the codec: BSON mode, JSON mode, BSON mode with tight limits.
+//! Every input is also decoded with `decode_raw`, which must agree with `decode`.
 #![no_main]
 
 use fuzz_support::*;
@@ -35,4 +36,5 @@ fuzz_target!(|data: &[u8]| {
         );
     }
     check_decode(codec, &result);
+    check_raw_view(codec, &cookie, &result);
 });

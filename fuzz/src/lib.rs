@@ -247,3 +247,38 @@ pub fn check_reencode(codec: &Codec, session: &beaker_session_jwt::bson::Documen
         ),
     }
 }
+
+/// `decode_raw` agrees with `decode` on `cookie`: the same error, or the same
+/// format and key and a view that reads as the session (element count, every key
+/// looked up, the whole converted). A session with a NUL in a key (JSON mode,
+/// original format) is `NulInKey` for the view, as documented.
+pub fn check_raw_view(codec: &Codec, cookie: &str, result: &Result<Decoded, Error>) {
+    use beaker_session_jwt::bson::{Bson, Document};
+    fn has_nul_key(d: &Document) -> bool {
+        fn in_bson(b: &Bson) -> bool {
+            match b {
+                Bson::Document(d) => has_nul_key(d),
+                Bson::Array(a) => a.iter().any(in_bson),
+                _ => false,
+            }
+        }
+        d.iter().any(|(k, v)| k.contains('\0') || in_bson(v))
+    }
+    let raw = codec.decode_raw(cookie);
+    match (result, &raw) {
+        (Err(a), Err(b)) => assert_eq!(format!("{a:?}"), format!("{b:?}")),
+        (Ok(d), Err(Error::NulInKey)) => assert!(has_nul_key(&d.session), "{d:?}"),
+        (Ok(d), Ok(r)) => {
+            assert_eq!((d.format, d.key_index), (r.format, r.key_index));
+            let doc = r.to_document().expect("a view converts");
+            // Debug, not ==: NaN must compare equal to itself here
+            assert_eq!(format!("{doc:?}"), format!("{:?}", d.session));
+            assert_eq!(r.session.iter().count(), d.session.len());
+            for (k, v) in &d.session {
+                let got = r.session.get(k).ok().flatten().map(Bson::try_from);
+                assert_eq!(format!("{got:?}"), format!("{:?}", Some(Ok::<_, ()>(v))), "{k:?}");
+            }
+        }
+        _ => panic!("decode {result:?} vs decode_raw {raw:?}"),
+    }
+}

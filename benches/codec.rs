@@ -32,7 +32,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use beaker_session_jwt::bson::Bson;
-use beaker_session_jwt::bson::Document;
+use beaker_session_jwt::bson::{Document, RawDocumentBuf};
 use beaker_session_jwt::{Codec, DataSerializer, SessionConfig};
 use criterion::{Criterion, criterion_group, criterion_main};
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
@@ -238,6 +238,21 @@ impl Floor {
 
     /// Building blocks of a BSON-mode decode; `keys` are tried in order.
     fn decode(&mut self, cookie: &str, keys: &[&[u8]]) -> Option<(Document, usize)> {
+        let index = self.verify_and_inflate(cookie, keys)?;
+        let doc = Document::from_reader(self.raw.as_slice()).ok()?;
+        Some((doc, index))
+    }
+
+    /// Building blocks of a decode to raw BSON: the BSON bytes in an owned
+    /// `RawDocumentBuf` (whose constructor checks only the length and terminator).
+    fn decode_raw(&mut self, cookie: &str, keys: &[&[u8]]) -> Option<(RawDocumentBuf, usize)> {
+        let index = self.verify_and_inflate(cookie, keys)?;
+        let raw = RawDocumentBuf::from_bytes(self.raw.clone()).ok()?;
+        Some((raw, index))
+    }
+
+    /// Verifies the token with `keys` in order and inflates the BSON into `self.raw`.
+    fn verify_and_inflate(&mut self, cookie: &str, keys: &[&[u8]]) -> Option<usize> {
         let (signing_input, sig_b64) = cookie.rsplit_once('.')?;
         let (header_b64, payload_b64) = signing_input.split_once('.')?;
         let mut header = [0u8; 64];
@@ -277,8 +292,7 @@ impl Floor {
                 _ => self.raw.reserve(self.raw.capacity().max(4096)),
             }
         }
-        let doc = Document::from_reader(self.raw.as_slice()).ok()?;
-        Some((doc, index))
+        Some(index)
     }
 
     /// Building blocks of a BSON-mode encode (the session already has `_id` first).
@@ -481,6 +495,22 @@ fn bench_floor(c: &mut Criterion, inputs: &Inputs) {
         );
         g.bench_function(format!("decode_{name}"), |b| {
             b.iter(|| floor.decode(black_box(&case.cookie), &keys))
+        });
+    }
+    for name in ["bson_small", "bson_typical", "bson_large"] {
+        let case = inputs.case(name);
+        let keys = keys_of(&case.decode_options);
+        let keys: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+        let ok = floor
+            .decode_raw(&case.cookie, &keys)
+            .and_then(|(raw, _)| Document::try_from(&raw).ok())
+            .is_some_and(|d| d == case.expected);
+        println!(
+            "check floor/decode_raw_{name}: reads as the reference's session: {}",
+            if ok { "yes" } else { "NO" }
+        );
+        g.bench_function(format!("decode_raw_{name}"), |b| {
+            b.iter(|| floor.decode_raw(black_box(&case.cookie), &keys))
         });
     }
     for name in ["bson_small", "bson_typical", "bson_large"] {

@@ -609,7 +609,8 @@ fn finish_string(raw: &[u8]) -> std::result::Result<String, String> {
 /// ([`JWT_DROPPED_KEYS`](crate::payload::JWT_DROPPED_KEYS)), with joserfc's
 /// top-level `exp`/`iat`/`nbf` datetime conversion.
 pub(crate) fn dumps_claims(session: &Document) -> Result<String> {
-    let mut out = String::with_capacity(128);
+    // Typical sessions render to under 1 KB; growing from less costs a copy each time.
+    let mut out = String::with_capacity(1024);
     out.push('{');
     let kept = session
         .iter()
@@ -740,10 +741,8 @@ pub(crate) fn python_type_name(v: &Bson) -> &'static str {
 }
 
 /// Appends decimal digits without a temporary allocation.
-fn push_int(out: &mut String, n: i64) {
-    use std::fmt::Write as _;
-    // Writing to a String cannot fail.
-    let _ = write!(out, "{n}");
+pub(crate) fn push_int(out: &mut String, n: i64) {
+    out.push_str(itoa::Buffer::new().format(n));
 }
 
 /// Python's `float.__repr__` (shortest round-trip digits, `repr` layout), with
@@ -759,45 +758,29 @@ pub(crate) fn write_float(out: &mut String, x: f64) {
 }
 
 /// `float.__repr__` of a finite float: the shortest digits that round-trip, ties
-/// between equally short candidates broken to even as CPython's dtoa does (Rust's
-/// shortest formatting breaks them upwards: 123456789.126953125 must print as
-/// 123456789.12695312), in `repr`'s layout.
+/// between equally short candidates broken to even as CPython's dtoa does (Ryū does
+/// the same: 123456789.126953125 prints as 123456789.12695312), in `repr`'s layout.
 pub(crate) fn push_float_repr(out: &mut String, x: f64) {
     if x == 0.0 {
         out.push_str(if x.is_sign_negative() { "-0.0" } else { "0.0" });
         return;
     }
-    let shortest = format!("{:e}", x.abs());
-    let n = shortest
-        .split('e')
-        .next()
-        .map_or(1, |m| m.bytes().filter(u8::is_ascii_digit).count());
-    // The correctly rounded (half-even) n-digit value is the nearest n-digit decimal,
-    // so it round-trips whenever the shortest candidate does.
-    let exact = format!("{:.*e}", n.saturating_sub(1), x.abs());
-    let sci = if exact.parse::<f64>().ok() == Some(x.abs()) {
-        exact
-    } else {
-        shortest
-    };
-    let (mant, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mant.chars().filter(char::is_ascii_digit).collect();
-    let digits = digits.trim_end_matches('0');
-    let digits = if digits.is_empty() { "0" } else { digits };
+    // Ryū's own layout differs from repr's; only its digits and exponent are used.
+    let mut ryu_buf = ryu::Buffer::new();
+    let (digits, decpt) = shortest_digits(ryu_buf.format_finite(x.abs()));
+    let digits = digits.as_str();
     if x.is_sign_negative() {
         out.push('-');
     }
-    let decpt = exp + 1;
     let nd = i32::try_from(digits.len()).unwrap_or(i32::MAX);
     if -4 < decpt && decpt <= 16 {
         if decpt <= 0 {
             out.push_str("0.");
-            out.push_str(&"0".repeat(usize::try_from(-decpt).unwrap_or(0)));
+            push_zeros(out, -decpt);
             out.push_str(digits);
         } else if decpt >= nd {
             out.push_str(digits);
-            out.push_str(&"0".repeat(usize::try_from(decpt - nd).unwrap_or(0)));
+            push_zeros(out, decpt - nd);
             out.push_str(".0");
         } else {
             let (a, b) = digits.split_at(usize::try_from(decpt).unwrap_or(0));
@@ -812,11 +795,99 @@ pub(crate) fn push_float_repr(out: &mut String, x: f64) {
             out.push('.');
             out.push_str(rest);
         }
-        out.push_str(&format!(
-            "e{}{:02}",
-            if exp < 0 { '-' } else { '+' },
-            exp.unsigned_abs()
-        ));
+        let exp = decpt - 1;
+        out.push_str(if exp < 0 { "e-" } else { "e+" });
+        if exp.unsigned_abs() < 10 {
+            out.push('0');
+        }
+        out.push_str(itoa::Buffer::new().format(exp.unsigned_abs()));
+    }
+}
+
+/// Up to 17 significant decimal digits of a float (Ryū never needs more).
+struct Digits {
+    buf: [u8; 24],
+    len: usize,
+}
+
+impl Digits {
+    fn as_str(&self) -> &str {
+        // Only ASCII digits are ever stored.
+        std::str::from_utf8(self.buf.get(..self.len).unwrap_or_default()).unwrap_or("0")
+    }
+}
+
+/// The significant digits (no leading or trailing zeros) of Ryū's text for a
+/// positive finite float, and the decimal point position: value = 0.DIGITS × 10^decpt.
+fn shortest_digits(text: &str) -> (Digits, i32) {
+    let (mantissa, exp) = text.split_once(['e', 'E']).unwrap_or((text, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let mut d = Digits {
+        buf: [b'0'; 24],
+        len: 0,
+    };
+    let mut int_len: i32 = 0;
+    let mut seen_point = false;
+    let mut leading_zeros: i32 = 0;
+    for b in mantissa.bytes() {
+        match b {
+            b'.' => seen_point = true,
+            b'0'..=b'9' => {
+                if !seen_point {
+                    int_len += 1;
+                }
+                if d.len == 0 && b == b'0' {
+                    leading_zeros += 1;
+                } else if let Some(slot) = d.buf.get_mut(d.len) {
+                    *slot = b;
+                    d.len += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    while d.len > 1 && d.buf.get(d.len - 1) == Some(&b'0') {
+        d.len -= 1;
+    }
+    if d.len == 0 {
+        d.len = 1;
+    }
+    (d, int_len - leading_zeros + exp)
+}
+
+fn push_zeros(out: &mut String, n: i32) {
+    for _ in 0..n {
+        out.push('0');
+    }
+}
+
+/// What `encode_basestring` does with each ASCII byte: 0 = copy, `u` = `\u00XX`,
+/// anything else = a backslash and that character.
+const ESCAPES: [u8; 128] = {
+    let mut t = [0u8; 128];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = b'u';
+        i += 1;
+    }
+    t[0x08] = b'b';
+    t[0x09] = b't';
+    t[0x0A] = b'n';
+    t[0x0C] = b'f';
+    t[0x0D] = b'r';
+    t[b'"' as usize] = b'"';
+    t[b'\\' as usize] = b'\\';
+    t
+};
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Appends `\uXXXX` (lowercase hex, as Python writes it).
+fn push_u_escape(out: &mut String, unit: u16) {
+    out.push_str("\\u");
+    for shift in [12, 8, 4, 0] {
+        let nibble = usize::from((unit >> shift) & 0xF);
+        out.push(char::from(HEX.get(nibble).copied().unwrap_or(b'0')));
     }
 }
 
@@ -825,33 +896,46 @@ pub(crate) fn push_float_repr(out: &mut String, x: f64) {
 /// characters as surrogate pairs, lowercase hex); without, `encode_basestring`
 /// (only `"`, `\` and controls below U+0020 escaped).
 pub(crate) fn write_str(out: &mut String, s: &str, ascii: bool) {
+    out.reserve(s.len() + 2);
     out.push('"');
+    let bytes = s.as_bytes();
     let mut run_start = 0;
-    for (i, c) in s.char_indices() {
-        let needs = match c {
-            '"' | '\\' | '\u{0}'..='\u{1f}' => true,
-            _ => ascii && !(' '..='~').contains(&c),
+    let mut i = 0;
+    // Scan bytes: every byte that needs an escape is ASCII or (with `ascii`) the lead
+    // byte of a non-ASCII character, so runs between them are whole characters.
+    while let Some(&b) = bytes.get(i) {
+        let esc = match ESCAPES.get(usize::from(b)) {
+            // DEL is outside U+0020..U+007E: escaped by the ASCII encoder only.
+            Some(_) if b == 0x7F && ascii => b'u',
+            Some(&e) => e,
+            None if ascii => b'u',
+            None => 0,
         };
-        if !needs {
+        if esc == 0 {
+            i += 1;
             continue;
         }
         out.push_str(s.get(run_start..i).unwrap_or_default());
-        run_start = i + c.len_utf8();
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            _ => {
-                let mut units = [0u16; 2];
-                for u in c.encode_utf16(&mut units) {
-                    out.push_str(&format!("\\u{:04x}", u));
-                }
+        if b < 0x80 {
+            if esc == b'u' {
+                push_u_escape(out, u16::from(b));
+            } else {
+                out.push('\\');
+                out.push(char::from(esc));
             }
+            i += 1;
+        } else {
+            let c = s
+                .get(i..)
+                .and_then(|r| r.chars().next())
+                .unwrap_or('\u{FFFD}');
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                push_u_escape(out, *u);
+            }
+            i += c.len_utf8().max(1);
         }
+        run_start = i;
     }
     out.push_str(s.get(run_start..).unwrap_or_default());
     out.push('"');

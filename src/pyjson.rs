@@ -24,8 +24,13 @@ use crate::error::{Error, Result};
 /// a `Bson` cannot.
 pub(crate) fn loads(bytes: &[u8], max_depth: usize) -> Result<Bson> {
     let text = decode_text(bytes)?;
+    let (s, utf8) = match &text {
+        Text::Utf8(t) => (t.as_bytes(), Some(*t)),
+        Text::Generalized(b) => (&b[..], None),
+    };
     Parser {
-        s: &text,
+        s,
+        utf8,
         pos: 0,
         max_depth,
         placeholders: false,
@@ -39,6 +44,7 @@ pub(crate) fn loads(bytes: &[u8], max_depth: usize) -> Result<Bson> {
 pub(crate) fn loads_str(text: &str, max_depth: usize) -> Result<Bson> {
     Parser {
         s: text.as_bytes(),
+        utf8: Some(text),
         pos: 0,
         max_depth,
         placeholders: false,
@@ -47,61 +53,69 @@ pub(crate) fn loads_str(text: &str, max_depth: usize) -> Result<Bson> {
     .parse()
 }
 
+/// Decoded JSON text: plain UTF-8 (the usual case, kept as `&str` so strings are
+/// sliced out without validating them again), or generalized UTF-8 with surrogates.
+enum Text<'a> {
+    Utf8(&'a str),
+    Generalized(Cow<'a, [u8]>),
+}
+
 /// Python's `json.detect_encoding`, then `bytes.decode(encoding, "surrogatepass")`.
 ///
 /// The result is "generalized UTF-8" (WTF-8-like): valid UTF-8 except that surrogate
 /// code points may appear as 3-byte sequences, because Python's decoders (with
 /// `surrogatepass`) produce them and `json.loads` keeps them in strings.
-fn decode_text(b: &[u8]) -> Result<Cow<'_, [u8]>> {
+fn decode_text(b: &[u8]) -> Result<Text<'_>> {
     const BOM_UTF8: &[u8] = b"\xEF\xBB\xBF";
+    let owned = |r: Result<Vec<u8>>| r.map(|v| Text::Generalized(Cow::Owned(v)));
     if b.starts_with(b"\x00\x00\xFE\xFF") {
-        return decode_utf32(b.get(4..).unwrap_or_default(), true).map(Cow::Owned);
+        return owned(decode_utf32(b.get(4..).unwrap_or_default(), true));
     }
     if b.starts_with(b"\xFF\xFE\x00\x00") {
-        return decode_utf32(b.get(4..).unwrap_or_default(), false).map(Cow::Owned);
+        return owned(decode_utf32(b.get(4..).unwrap_or_default(), false));
     }
     if b.starts_with(b"\xFE\xFF") {
-        return decode_utf16(b.get(2..).unwrap_or_default(), true).map(Cow::Owned);
+        return owned(decode_utf16(b.get(2..).unwrap_or_default(), true));
     }
     if b.starts_with(b"\xFF\xFE") {
-        return decode_utf16(b.get(2..).unwrap_or_default(), false).map(Cow::Owned);
+        return owned(decode_utf16(b.get(2..).unwrap_or_default(), false));
     }
     if let Some(rest) = b.strip_prefix(BOM_UTF8) {
-        return check_utf8_surrogatepass(rest).map(Cow::Borrowed);
+        return check_utf8_surrogatepass(rest);
     }
     match b {
         [0, b1, _, _, ..] => {
             // 00 XX -- -- utf-16-be, 00 00 -- -- utf-32-be
             if *b1 != 0 {
-                decode_utf16(b, true).map(Cow::Owned)
+                owned(decode_utf16(b, true))
             } else {
-                decode_utf32(b, true).map(Cow::Owned)
+                owned(decode_utf32(b, true))
             }
         }
         [_, 0, b2, b3, ..] => {
             if *b2 != 0 || *b3 != 0 {
-                decode_utf16(b, false).map(Cow::Owned)
+                owned(decode_utf16(b, false))
             } else {
-                decode_utf32(b, false).map(Cow::Owned)
+                owned(decode_utf32(b, false))
             }
         }
-        [0, _] => decode_utf16(b, true).map(Cow::Owned),
-        [_, 0] => decode_utf16(b, false).map(Cow::Owned),
-        _ => check_utf8_surrogatepass(b).map(Cow::Borrowed),
+        [0, _] => owned(decode_utf16(b, true)),
+        [_, 0] => owned(decode_utf16(b, false)),
+        _ => check_utf8_surrogatepass(b),
     }
 }
 
 /// Strict UTF-8, except that encoded surrogates (`ED A0..BF 80..BF`) are allowed
 /// (Python's `surrogatepass`).
-fn check_utf8_surrogatepass(b: &[u8]) -> Result<&[u8]> {
-    if std::str::from_utf8(b).is_ok() {
-        return Ok(b);
+fn check_utf8_surrogatepass(b: &[u8]) -> Result<Text<'_>> {
+    if let Ok(text) = std::str::from_utf8(b) {
+        return Ok(Text::Utf8(text));
     }
     let bad = || Error::InvalidJson("invalid UTF-8".into());
     let mut rest = b;
     loop {
         match std::str::from_utf8(rest) {
-            Ok(_) => return Ok(b),
+            Ok(_) => return Ok(Text::Generalized(Cow::Borrowed(b))),
             Err(e) => {
                 let after = rest.get(e.valid_up_to()..).ok_or_else(bad)?;
                 match after {
@@ -187,6 +201,8 @@ const INT_MAX_STR_DIGITS: usize = 4300;
 
 struct Parser<'a> {
     s: &'a [u8],
+    /// `s` as text when it is plain UTF-8 (no surrogates).
+    utf8: Option<&'a str>,
     pos: usize,
     max_depth: usize,
     /// Whether a value Python accepts but `Bson` cannot hold was replaced by a
@@ -448,11 +464,22 @@ impl Parser<'_> {
     /// backing off a `.` or exponent that is not followed by digits.
     fn parse_number(&mut self) -> Result<Bson> {
         let start = self.pos;
-        if self.peek() == Some(b'-') {
+        let negative = self.peek() == Some(b'-');
+        if negative {
             self.pos += 1;
         }
+        // The integer part, accumulated as a negative number so that i64::MIN fits;
+        // `None` once it leaves the int64 range.
+        let mut acc: Option<i64> = Some(0);
         match self.peek() {
-            Some(b'1'..=b'9') => self.digits(),
+            Some(b'1'..=b'9') => {
+                while let Some(c @ b'0'..=b'9') = self.peek() {
+                    acc = acc
+                        .and_then(|a| a.checked_mul(10))
+                        .and_then(|a| a.checked_sub(i64::from(c - b'0')));
+                    self.pos += 1;
+                }
+            }
             Some(b'0') => self.pos += 1,
             _ => {
                 self.pos = start;
@@ -480,26 +507,31 @@ impl Parser<'_> {
                 self.pos = e_start;
             }
         }
-        let text = self.s.get(start..self.pos).unwrap_or_default();
-        // The matched text is ASCII by construction.
-        let text = std::str::from_utf8(text).unwrap_or_default();
         if is_float {
+            let text = self.s.get(start..self.pos).unwrap_or_default();
+            // The matched text is ASCII by construction.
+            let text = std::str::from_utf8(text).unwrap_or_default();
             // Rust's parser is correctly rounded like Python's float(); overflow → inf.
             return text
                 .parse::<f64>()
                 .map(Bson::Double)
                 .or_else(|_| err("invalid number"));
         }
-        let ndigits = int_end.saturating_sub(start + usize::from(text.starts_with('-')));
+        let ndigits = int_end.saturating_sub(start + usize::from(negative));
         if ndigits > INT_MAX_STR_DIGITS {
             return err("Exceeds the limit (4300 digits) for integer string conversion");
         }
-        match text.parse::<i64>() {
-            Ok(v) => Ok(match i32::try_from(v) {
+        let value = if negative {
+            acc
+        } else {
+            acc.and_then(i64::checked_neg)
+        };
+        match value {
+            Some(v) => Ok(match i32::try_from(v) {
                 Ok(small) => Bson::Int32(small),
                 Err(_) => Bson::Int64(v),
             }),
-            Err(_) => {
+            None => {
                 self.placeholders = true;
                 Ok(OUT_OF_RANGE)
             }
@@ -538,9 +570,13 @@ impl Parser<'_> {
         match self.peek() {
             None => return err("Unterminated string"),
             Some(b'"') => {
-                let raw = rest.get(..self.pos - start).unwrap_or_default();
+                let end = self.pos;
                 self.pos += 1;
-                return Ok(finish_string(raw));
+                // Quotes are ASCII, so the slice of plain UTF-8 text is a whole `str`.
+                if let Some(text) = self.utf8.and_then(|t| t.get(start..end)) {
+                    return Ok(Ok(text.to_owned()));
+                }
+                return Ok(finish_string(rest.get(..end - start).unwrap_or_default()));
             }
             Some(b'\\') => {}
             Some(_) => return err("Invalid control character"),
@@ -1110,7 +1146,7 @@ mod tests {
     #[test]
     #[ignore = "timing, not a check"]
     fn timing() {
-        let claims = br#"{"_id":"3f2a9c1e8b7d4e6fa0b1c2d3e4f50617","_creation_time":1718000000.123456,"_accessed_time":1718000321.5,"user_id":42,"roles":["admin","editor"],"csrf":"c0ffee","flags":{"beta":true}}"#;
+        let claims = r#"{"_id":"f6040d403b5f45ae94432b32c77dc60a","_creation_time":1795092602.995901,"_accessed_time":1795094195.633582,"user_id":103353,"tenant_id":9585270087363,"username":"zoe.mueller44","display_name":"Zoë Müller","email":"zoe.mueller@example.org","roles":["editor","reviewer","billing:read"],"csrf_token":"bf79107e0ab9cd3a1bbe009c34b3179ee1e29208","auth_time":"2026-11-20T08:35:07.123000","mfa_verified":true,"locale":"de_DE","timezone":"Europe/Berlin","_flash":["Your changes have been saved."],"preferences":{"theme":"dark","page_size":50,"sidebar_collapsed":false,"notifications":{"email":true,"sms":false,"digest":"weekly"}},"cart":[{"sku":"BK-91844","qty":1,"price":24.9},{"sku":"MG-83323","qty":2,"price":7.5}],"recently_viewed":[14136,37870,89066,42916,88216,42554,60084,38546],"login_ip":"203.0.113.78"}"#.as_bytes();
         let doc = match loads(claims, 200) {
             Ok(Bson::Document(d)) => d,
             other => panic!("{other:?}"),

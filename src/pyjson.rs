@@ -899,22 +899,25 @@ fn push_zeros(out: &mut String, n: i32) {
 
 /// What `encode_basestring` does with each ASCII byte: 0 = copy, `u` = `\u00XX`,
 /// anything else = a backslash and that character.
-const ESCAPES: [u8; 128] = {
-    let mut t = [0u8; 128];
-    let mut i = 0;
-    while i < 0x20 {
-        t[i] = b'u';
-        i += 1;
-    }
-    t[0x08] = b'b';
-    t[0x09] = b't';
-    t[0x0A] = b'n';
-    t[0x0C] = b'f';
-    t[0x0D] = b'r';
-    t[b'"' as usize] = b'"';
-    t[b'\\' as usize] = b'\\';
-    t
-};
+#[rustfmt::skip]
+const ESCAPES: [u8; 128] = [
+    b'u', b'u', b'u', b'u', b'u', b'u', b'u', b'u',
+    b'b', b't', b'n', b'u', b'f', b'r', b'u', b'u',
+    b'u', b'u', b'u', b'u', b'u', b'u', b'u', b'u',
+    b'u', b'u', b'u', b'u', b'u', b'u', b'u', b'u',
+    0, 0, b'"', 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, b'\\', 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0,
+];
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 

@@ -40,6 +40,8 @@ fn make_codec(options: &Value) -> Codec {
     Codec::from_options(&BeakerOptions::from_pairs(pairs)).unwrap()
 }
 
+// The tie 123456789.126953125 is written exactly: it is the value, not a rounding.
+#[allow(clippy::excessive_precision)]
 fn float() -> impl Strategy<Value = f64> {
     prop_oneof![
         // Any bit pattern: NaNs, infinities, normals of every exponent.

@@ -801,13 +801,19 @@ pub(crate) fn push_float_repr(out: &mut String, x: f64) {
         out.push_str(if x.is_sign_negative() { "-0.0" } else { "0.0" });
         return;
     }
-    // Ryū's own layout differs from repr's; only its digits and exponent are used.
     let mut ryu_buf = ryu::Buffer::new();
-    let (digits, decpt) = shortest_digits(ryu_buf.format_finite(x.abs()));
-    let digits = digits.as_str();
+    let text = ryu_buf.format_finite(x.abs());
     if x.is_sign_negative() {
         out.push('-');
     }
+    // Ryū's fixed notation is repr's (`123.0`, `0.5`, `0.001`) except for values in
+    // [1e-5, 1e-4), which repr writes with an exponent; exponents are spelt differently.
+    if !text.contains('e') && !text.starts_with("0.0000") {
+        out.push_str(text);
+        return;
+    }
+    let (digits, decpt) = shortest_digits(text);
+    let digits = digits.as_str();
     let nd = i32::try_from(digits.len()).unwrap_or(i32::MAX);
     if -4 < decpt && decpt <= 16 {
         if decpt <= 0 {

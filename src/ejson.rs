@@ -68,9 +68,24 @@ const MAX_DATE_MS: i64 = 253_402_300_799_999;
 /// );
 /// ```
 pub fn to_canonical_string(doc: &Document) -> String {
-    let mut out = String::with_capacity(64);
-    write_doc(&mut out, doc.iter(), false);
+    let mut out = String::with_capacity(256);
+    write_canonical(&mut out, doc);
     out
+}
+
+/// Appends [`to_canonical_string`]'s text to `out`, so that a caller rendering many
+/// documents (the `beaker-cookie decode --lines` loop) can reuse one buffer.
+///
+/// # Examples
+/// ```
+/// use beaker_session_jwt::{bson::doc, ejson};
+///
+/// let mut out = String::from("session: ");
+/// ejson::write_canonical(&mut out, &doc! { "n": 1 });
+/// assert_eq!(out, r#"session: {"n": {"$numberInt": "1"}}"#);
+/// ```
+pub fn write_canonical(out: &mut String, doc: &Document) {
+    write_doc(out, doc.iter(), false);
 }
 
 /// Renders a document as relaxed Extended JSON, byte-identical to
@@ -91,7 +106,7 @@ pub fn to_canonical_string(doc: &Document) -> String {
 /// );
 /// ```
 pub fn to_relaxed_string(doc: &Document) -> String {
-    let mut out = String::with_capacity(64);
+    let mut out = String::with_capacity(256);
     write_doc(&mut out, doc.iter(), true);
     out
 }
@@ -160,6 +175,13 @@ fn write_quoted(out: &mut String, s: &str) {
     pyjson::write_str(out, s, true);
 }
 
+/// `"<decimal digits>"`.
+fn push_quoted_int(out: &mut String, n: i64) {
+    out.push('"');
+    pyjson::push_int(out, n);
+    out.push('"');
+}
+
 /// Recursion follows the document's nesting; documents built by this crate's
 /// decoders are depth-capped.
 fn write_value(out: &mut String, v: &Bson, relaxed: bool) {
@@ -193,18 +215,19 @@ fn write_scalar(out: &mut String, v: &Bson, relaxed: bool) {
     match v {
         // Relaxed mode: plain numbers, ISO-8601 dates from the epoch on.
         Bson::Double(x) if relaxed && x.is_finite() => pyjson::push_float_repr(out, *x),
-        Bson::Int32(n) if relaxed => out.push_str(&n.to_string()),
-        Bson::Int64(n) if relaxed => out.push_str(&n.to_string()),
+        Bson::Int32(n) if relaxed => pyjson::push_int(out, i64::from(*n)),
+        Bson::Int64(n) if relaxed => pyjson::push_int(out, *n),
         Bson::DateTime(dt) if relaxed && dt.timestamp_millis() >= 0 => {
             out.push_str(&format!(
                 "{{\"$date\": \"{}\"}}",
                 iso_date(dt.timestamp_millis())
             ));
         }
+        // Float and integer text never needs escaping: quoted directly.
         Bson::Double(x) => wrap(out, "$numberDouble", |o| {
-            let mut t = String::new();
-            pyjson::write_float(&mut t, *x);
-            write_quoted(o, &t);
+            o.push('"');
+            pyjson::write_float(o, *x);
+            o.push('"');
         }),
         Bson::String(s) | Bson::Symbol(s) => write_quoted(out, s),
         Bson::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -217,8 +240,8 @@ fn write_scalar(out: &mut String, v: &Bson, relaxed: bool) {
             o.push('}');
         }),
         Bson::JavaScriptCode(code) => wrap(out, "$code", |o| write_quoted(o, code)),
-        Bson::Int32(n) => wrap(out, "$numberInt", |o| write_quoted(o, &n.to_string())),
-        Bson::Int64(n) => wrap(out, "$numberLong", |o| write_quoted(o, &n.to_string())),
+        Bson::Int32(n) => wrap(out, "$numberInt", |o| push_quoted_int(o, i64::from(*n))),
+        Bson::Int64(n) => wrap(out, "$numberLong", |o| push_quoted_int(o, *n)),
         Bson::Timestamp(ts) => {
             out.push_str(&format!(
                 "{{\"$timestamp\": {{\"t\": {}, \"i\": {}}}}}",
@@ -234,10 +257,11 @@ fn write_scalar(out: &mut String, v: &Bson, relaxed: bool) {
             o.push_str(&format!(", \"subType\": \"{:02x}\"}}", u8::from(b.subtype)));
         }),
         Bson::ObjectId(oid) => wrap(out, "$oid", |o| write_quoted(o, &oid.to_hex())),
-        Bson::DateTime(dt) => out.push_str(&format!(
-            "{{\"$date\": {{\"$numberLong\": \"{}\"}}}}",
-            dt.timestamp_millis()
-        )),
+        Bson::DateTime(dt) => {
+            out.push_str("{\"$date\": {\"$numberLong\": ");
+            push_quoted_int(out, dt.timestamp_millis());
+            out.push_str("}}");
+        }
         Bson::Decimal128(d) => wrap(out, "$numberDecimal", |o| {
             write_quoted(o, &decimal128_to_string(d));
         }),

@@ -200,6 +200,26 @@ fn lines_mode_prints_one_line_per_cookie() {
 }
 
 #[test]
+fn lines_mode_accepts_crlf_and_an_unterminated_last_line() {
+    // The reused line buffer strips what `BufRead::lines` stripped (`\n`, `\r\n`)
+    // plus one `\r`, so Windows line endings and a missing final newline still
+    // give the vector's session on every line.
+    let good = vector("jwt.json", "jwt-bson/login-0");
+    let cookie = good["cookie"].as_str().unwrap();
+    let input = format!("{cookie}\r\n{cookie}\n{cookie}\r\r\n\n{cookie}\r");
+    let mut a = args(&["decode", "--lines"]);
+    a.extend(set_args(&good["options"]));
+    let out = run(&a, &input);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let lines: Vec<Value> = stdout(&out).lines().map(json).collect();
+    assert_eq!(lines.len(), 5);
+    for i in [0, 1, 2, 4] {
+        assert_eq!(lines[i], good["session"], "line {i}");
+    }
+    assert_eq!(lines[3]["error"], "malformed_token");
+}
+
+#[test]
 fn config_file_section_and_unknown_option_warning() {
     let v = vector("jwt.json", "jwt-key-rotation/signing-key-third");
     let dir = std::env::temp_dir().join(format!("beaker-cookie-cli-{}", std::process::id()));

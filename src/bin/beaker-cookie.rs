@@ -12,6 +12,7 @@
     clippy::panic
 )]
 
+use std::borrow::Cow;
 use std::io::{self, BufRead, BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -176,11 +177,16 @@ fn cookie_name(options: &BeakerOptions) -> String {
     options.get("key").unwrap_or("beaker.session.id").to_owned()
 }
 
-fn pick_cookie(header: &str, from_header: bool, name: &str) -> Result<String, Failure> {
+fn pick_cookie<'a>(
+    header: &'a str,
+    from_header: bool,
+    name: &str,
+) -> Result<Cow<'a, str>, Failure> {
     if !from_header {
-        return Ok(header.to_owned());
+        return Ok(Cow::Borrowed(header));
     }
     cookies::find_session_cookie(header, name)
+        .map(Cow::Owned)
         .ok_or_else(|| Failure::NoCookie(format!("no {name} cookie in the header")))
 }
 
@@ -194,17 +200,34 @@ fn decode(
     let codec = Codec::from_options(&options)?;
     let name = cookie_name(&options);
     let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     if lines {
-        for line in io::stdin().lock().lines() {
-            let line = line?;
-            let line = line.strip_suffix('\r').unwrap_or(&line);
+        // One input and one output buffer for the whole stream, not one per line.
+        let mut input = io::stdin().lock();
+        let mut buf = String::new();
+        let mut text = String::new();
+        loop {
+            buf.clear();
+            if input.read_line(&mut buf)? == 0 {
+                break;
+            }
+            // What `BufRead::lines` strips (`\n` or `\r\n`), then one more `\r`.
+            let line = match buf.strip_suffix('\n') {
+                Some(l) => l.strip_suffix('\r').unwrap_or(l),
+                None => &buf,
+            };
+            let line = line.strip_suffix('\r').unwrap_or(line);
             let result = match pick_cookie(line, from_header, &name) {
                 Ok(value) => codec.decode(&value).map_err(Failure::Rejected),
                 Err(e) => Err(e),
             };
             match result {
-                Ok(decoded) => writeln!(out, "{}", ejson::to_canonical_string(&decoded.session))?,
+                Ok(decoded) => {
+                    text.clear();
+                    ejson::write_canonical(&mut text, &decoded.session);
+                    text.push('\n');
+                    out.write_all(text.as_bytes())?;
+                }
                 Err(Failure::Rejected(e)) => writeln!(out, "{}", error_line(&e))?,
                 Err(Failure::NoCookie(m) | Failure::Usage(m)) => writeln!(
                     out,

@@ -38,7 +38,6 @@ const LIT_SIZE: usize = (1 << LIT_BITS) + 144 * (1 << (15 - LIT_BITS));
 const DIST_SIZE: usize = (1 << DIST_BITS) + 16 * (1 << (15 - DIST_BITS));
 const PRE_SIZE: usize = 1 << PRE_BITS;
 
-
 // Table entry layout (u32):
 //   bits 0..=7   bits consumed: codeword (rest of it in a sub-table) + extra bits;
 //                for a sub-table pointer, the primary table's bits
@@ -60,8 +59,8 @@ const FAST_IN_SLACK: usize = 8;
 
 /// RFC 1951 length base and extra bits for symbols 257..=285.
 const LEN_BASE: [u16; 29] = [
-    3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115,
-    131, 163, 195, 227, 258,
+    3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131,
+    163, 195, 227, 258,
 ];
 const LEN_EXTRA: [u8; 29] = [
     0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0,
@@ -81,6 +80,7 @@ const PRE_ORDER: [usize; 19] = [
 ];
 
 /// Entry of a literal/length symbol without its codeword length.
+#[allow(clippy::indexing_slicing)] // const-evaluated: a bad index fails the build
 const fn lit_entry(sym: usize) -> u32 {
     if sym < 256 {
         F_LIT | ((sym as u32) << 16)
@@ -95,6 +95,7 @@ const fn lit_entry(sym: usize) -> u32 {
 }
 
 /// Entry of a distance symbol without its codeword length.
+#[allow(clippy::indexing_slicing)] // const-evaluated: a bad index fails the build
 const fn dist_entry(sym: usize) -> u32 {
     if sym < 30 {
         ((DIST_BASE[sym] as u32) << 16) | DIST_EXTRA[sym] as u32
@@ -104,6 +105,7 @@ const fn dist_entry(sym: usize) -> u32 {
     }
 }
 
+#[allow(clippy::indexing_slicing)] // const-evaluated: a bad index fails the build
 const LIT_ENTRIES: [u32; 288] = {
     let mut t = [0u32; 288];
     let mut i = 0;
@@ -113,6 +115,7 @@ const LIT_ENTRIES: [u32; 288] = {
     }
     t
 };
+#[allow(clippy::indexing_slicing)] // const-evaluated: a bad index fails the build
 const DIST_ENTRIES: [u32; 32] = {
     let mut t = [0u32; 32];
     let mut i = 0;
@@ -122,6 +125,7 @@ const DIST_ENTRIES: [u32; 32] = {
     }
     t
 };
+#[allow(clippy::indexing_slicing)] // const-evaluated: a bad index fails the build
 const PRE_ENTRIES: [u32; 19] = {
     let mut t = [0u32; 19];
     let mut i = 0;
@@ -166,11 +170,11 @@ impl<const N: usize> ByLength<N> {
     #[inline(always)]
     fn push(&mut self, len: u8, sym: usize) {
         let len = usize::from(len & 15);
-        if let (Some(group), Some(n)) = (self.syms.get_mut(len), self.count.get_mut(len)) {
-            if let Some(slot) = group.get_mut(usize::from(*n)) {
-                *slot = sym as u16;
-                *n += 1;
-            }
+        if let (Some(group), Some(n)) = (self.syms.get_mut(len), self.count.get_mut(len))
+            && let Some(slot) = group.get_mut(usize::from(*n))
+        {
+            *slot = sym as u16;
+            *n += 1;
         }
     }
 
@@ -246,9 +250,20 @@ fn fixed_tables() -> Result<&'static Tables> {
                 lit_bits: 1,
                 dist_bits: 1,
             });
-            t.lit_bits = build(&mut t.lit, &ByLength::<288>::from_lens(&lens), LIT_BITS, Kind::Lit).ok()?;
-            t.dist_bits =
-                build(&mut t.dist, &ByLength::<32>::from_lens(&[5; 32]), DIST_BITS, Kind::Dist).ok()?;
+            t.lit_bits = build(
+                &mut t.lit,
+                &ByLength::<288>::from_lens(&lens),
+                LIT_BITS,
+                Kind::Lit,
+            )
+            .ok()?;
+            t.dist_bits = build(
+                &mut t.dist,
+                &ByLength::<32>::from_lens(&[5; 32]),
+                DIST_BITS,
+                Kind::Dist,
+            )
+            .ok()?;
             Some(t)
         })
         .as_deref()
@@ -259,7 +274,9 @@ fn fixed_tables() -> Result<&'static Tables> {
 #[inline(always)]
 fn double(table: &mut [u32], end: usize) -> Result<()> {
     let (head, tail) = table.split_at_mut(end);
-    tail.get_mut(..end).ok_or(Error::Zlib)?.copy_from_slice(head);
+    tail.get_mut(..end)
+        .ok_or(Error::Zlib)?
+        .copy_from_slice(head);
     Ok(())
 }
 
@@ -360,7 +377,8 @@ fn build<const N: usize>(
                 let mut used = group.len() - k;
                 while used < 1 << sub_bits {
                     sub_bits += 1;
-                    used = (used << 1) + usize::from(count.get(bits + sub_bits).copied().unwrap_or(0));
+                    used =
+                        (used << 1) + usize::from(count.get(bits + sub_bits).copied().unwrap_or(0));
                 }
                 end = sub_start + (1 << sub_bits);
                 *table.get_mut(prefix).ok_or(Error::Zlib)? =
@@ -496,9 +514,7 @@ impl Stream<'_> {
         };
         let len = self.out.len();
         if need > len {
-            let new_len = need
-                .max(len.saturating_mul(2))
-                .min(self.cap);
+            let new_len = need.max(len.saturating_mul(2)).min(self.cap);
             self.out.reserve_exact(new_len - len);
             self.out.resize(new_len, 0);
         }
@@ -517,8 +533,14 @@ impl Stream<'_> {
     fn stored(&mut self) -> Result<()> {
         let at = self.align()?;
         let head = self.input.get(at..at + 4).ok_or(Error::Zlib)?;
-        let len = u16::from_le_bytes([head.first().copied().unwrap_or(0), head.get(1).copied().unwrap_or(0)]);
-        let nlen = u16::from_le_bytes([head.get(2).copied().unwrap_or(0), head.get(3).copied().unwrap_or(0)]);
+        let len = u16::from_le_bytes([
+            head.first().copied().unwrap_or(0),
+            head.get(1).copied().unwrap_or(0),
+        ]);
+        let nlen = u16::from_le_bytes([
+            head.get(2).copied().unwrap_or(0),
+            head.get(3).copied().unwrap_or(0),
+        ]);
         if len != !nlen {
             return Err(Error::Zlib);
         }
@@ -556,7 +578,12 @@ impl Stream<'_> {
                 *l = v;
             }
         }
-        let pre_bits = build(&mut inf.pre, &ByLength::<19>::from_lens(&pre_lens), PRE_BITS, Kind::Pre)?;
+        let pre_bits = build(
+            &mut inf.pre,
+            &ByLength::<19>::from_lens(&pre_lens),
+            PRE_BITS,
+            Kind::Pre,
+        )?;
         let pre_mask = (1u64 << pre_bits) - 1;
 
         let total = nlen + ndist;
@@ -569,7 +596,11 @@ impl Stream<'_> {
             if self.bitsleft < 14 {
                 self.refill();
             }
-            let e = inf.pre.get((self.bitbuf & pre_mask) as usize).copied().unwrap_or(F_BAD);
+            let e = inf
+                .pre
+                .get((self.bitbuf & pre_mask) as usize)
+                .copied()
+                .unwrap_or(F_BAD);
             self.consume(e & 0xff);
             let sym = (e >> 16) as u8;
             let (len, repeat) = match sym {
@@ -778,7 +809,10 @@ impl Stream<'_> {
         let mut e = lit_at(&t.lit, self.bitbuf & lit_mask);
         if e & F_SUB != 0 {
             self.consume(e & 0xff);
-            e = lit_at(&t.lit, u64::from(e >> 16) + (self.bitbuf & ((1u64 << ((e >> 8) & 15)) - 1)));
+            e = lit_at(
+                &t.lit,
+                u64::from(e >> 16) + (self.bitbuf & ((1u64 << ((e >> 8) & 15)) - 1)),
+            );
         }
         if e & F_BAD != 0 {
             return Err(Error::Zlib);
@@ -806,7 +840,10 @@ impl Stream<'_> {
         let mut d = dist_at(&t.dist, self.bitbuf & dist_mask);
         if d & F_SUB != 0 {
             self.consume(d & 0xff);
-            d = dist_at(&t.dist, u64::from(d >> 16) + (self.bitbuf & ((1u64 << ((d >> 8) & 15)) - 1)));
+            d = dist_at(
+                &t.dist,
+                u64::from(d >> 16) + (self.bitbuf & ((1u64 << ((d >> 8) & 15)) - 1)),
+            );
         }
         if d & F_BAD != 0 {
             return Err(Error::Zlib);
@@ -861,10 +898,10 @@ fn copy_match_fast(buf: &mut [u8], op: usize, dist: usize, len: usize) {
         let mut d = op;
         let end = op + len;
         while d < end {
-            if let Some(w) = load8(buf, s) {
-                if let Some(dst) = buf.get_mut(d..d + 8) {
-                    dst.copy_from_slice(&w.to_le_bytes());
-                }
+            if let Some(w) = load8(buf, s)
+                && let Some(dst) = buf.get_mut(d..d + 8)
+            {
+                dst.copy_from_slice(&w.to_le_bytes());
             }
             s += 8;
             d += 8;
@@ -1028,12 +1065,189 @@ mod tests {
                 (x >> 16) as u8
             })
             .collect();
-        for len in [0, 1, 15, 16, 17, 255, 5551, 5552, 5553, 88_831, 88_832, 88_833, 300_000] {
+        for len in [
+            0, 1, 15, 16, 17, 255, 5551, 5552, 5553, 88_831, 88_832, 88_833, 300_000,
+        ] {
             assert_eq!(adler32(&data[..len]), adler_naive(&data[..len]), "{len}");
         }
         let ff = vec![0xffu8; 200_000];
         for len in [88_832, 100_000, 200_000] {
             assert_eq!(adler32(&ff[..len]), adler_naive(&ff[..len]), "{len}");
+        }
+    }
+}
+
+/// Differential tests against CPython's zlib (fixtures) and zlib-rs (flate2).
+#[cfg(test)]
+mod differential {
+    use std::io::Write as _;
+
+    use base64::Engine as _;
+    use proptest::prelude::*;
+    use sha2::{Digest as _, Sha256};
+
+    use super::*;
+
+    const BIG_CAP: usize = 1 << 30;
+
+    fn ours(z: &[u8], cap: usize) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        Inflater::default().inflate(z, &mut out, cap)?;
+        Ok(out)
+    }
+
+    /// `zlib.decompress(z)` through zlib-rs: the whole input, trailing bytes
+    /// ignored, `None` for any error or truncation.
+    fn zlib_rs(z: &[u8]) -> Option<Vec<u8>> {
+        let mut d = flate2::Decompress::new(true);
+        let mut out = Vec::with_capacity(1024);
+        loop {
+            let consumed = usize::try_from(d.total_in()).ok()?;
+            let before = out.len();
+            let status = d
+                .decompress_vec(&z[consumed..], &mut out, flate2::FlushDecompress::Finish)
+                .ok()?;
+            match status {
+                flate2::Status::StreamEnd => return Some(out),
+                _ if out.len() == out.capacity() => out.reserve(out.len()),
+                _ if out.len() != before || d.total_in() as usize != consumed => {}
+                _ => return None,
+            }
+        }
+    }
+
+    /// Every stream of testdata/inflate.json (scripts/gen_inflate_fixtures.py:
+    /// CPython's zlib.decompress on zlib's own streams, mutations and
+    /// hand-built edge cases) gives Python's outcome; valid ones also inflate
+    /// under a cap of exactly their size and fail one byte below.
+    #[test]
+    fn agrees_with_python_zlib_on_every_fixture() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/inflate.json");
+        let text = std::fs::read_to_string(path).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let cases = doc["cases"].as_array().unwrap();
+        assert!(cases.len() > 10_000);
+        let mut inflater = Inflater::default();
+        let (mut ok, mut err) = (0, 0);
+        for (i, case) in cases.iter().enumerate() {
+            let z = base64::engine::general_purpose::STANDARD
+                .decode(case["z"].as_str().unwrap())
+                .unwrap();
+            let kind = case["kind"].as_str().unwrap();
+            let mut out = Vec::new();
+            let got = inflater.inflate(&z, &mut out, BIG_CAP);
+            if case["ok"].as_bool().unwrap() {
+                assert!(
+                    got.is_ok(),
+                    "case {i} ({kind}): Python inflates it, we say {got:?}"
+                );
+                let len = case["len"].as_u64().unwrap() as usize;
+                assert_eq!(out.len(), len, "case {i} ({kind})");
+                let sha = Sha256::digest(&out);
+                let hex: String = sha.iter().map(|b| format!("{b:02x}")).collect();
+                assert_eq!(hex, case["sha256"].as_str().unwrap(), "case {i} ({kind})");
+                assert!(
+                    inflater.inflate(&z, &mut out, len).is_ok(),
+                    "case {i}: exact cap"
+                );
+                if len > 0 {
+                    assert!(
+                        matches!(
+                            inflater.inflate(&z, &mut out, len - 1),
+                            Err(Error::DecompressedTooLarge { limit }) if limit == len - 1
+                        ),
+                        "case {i} ({kind}): cap one below"
+                    );
+                }
+                ok += 1;
+            } else {
+                assert!(
+                    matches!(got, Err(Error::Zlib)),
+                    "case {i} ({kind}): Python refuses it, we say {:?}",
+                    got.map(|()| out.len())
+                );
+                err += 1;
+            }
+        }
+        assert!(ok > 2000 && err > 5000, "{ok} {err}");
+    }
+
+    #[test]
+    fn cap_is_exact_and_output_never_exceeds_it() {
+        // A bomb: 10 MB of zeros, inflated under small caps.
+        let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(9));
+        e.write_all(&vec![0u8; 10 << 20]).unwrap();
+        let bomb = e.finish().unwrap();
+        for cap in [0, 1, 255, 256, 257, 1000, 65_536, 1 << 20] {
+            let mut out = Vec::new();
+            assert!(matches!(
+                Inflater::default().inflate(&bomb, &mut out, cap),
+                Err(Error::DecompressedTooLarge { limit }) if limit == cap
+            ));
+            assert!(
+                out.capacity() <= cap.max(1).saturating_add(1) || out.capacity() <= 8,
+                "{cap}"
+            );
+        }
+        assert_eq!(ours(&bomb, 10 << 20).unwrap().len(), 10 << 20);
+    }
+
+    fn compressed(data: &[u8], level: u32) -> Vec<u8> {
+        let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(level));
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn data_strategy() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..3000),
+            proptest::collection::vec(0u8..4, 0..5000),
+            proptest::collection::vec(prop_oneof![Just(0u8), Just(b'a'), any::<u8>()], 0..5000),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn roundtrips_zlib_rs_streams(data in data_strategy(), level in 0u32..=9) {
+            let z = compressed(&data, level);
+            prop_assert_eq!(ours(&z, BIG_CAP).unwrap(), data);
+        }
+
+        #[test]
+        fn mutated_streams_agree_with_zlib_rs(
+            data in data_strategy(),
+            level in 0u32..=9,
+            flips in proptest::collection::vec((any::<prop::sample::Index>(), 0u8..8), 1..4),
+            cut in any::<prop::sample::Index>(),
+            truncate in any::<bool>(),
+        ) {
+            let mut z = compressed(&data, level);
+            for (at, bit) in flips {
+                let i = at.index(z.len());
+                z[i] ^= 1 << bit;
+            }
+            if truncate {
+                z.truncate(cut.index(z.len() + 1));
+            }
+            let want = zlib_rs(&z);
+            match ours(&z, BIG_CAP) {
+                Ok(out) => prop_assert_eq!(Some(out), want),
+                Err(e) => {
+                    prop_assert!(matches!(e, Error::Zlib));
+                    prop_assert_eq!(None, want);
+                }
+            }
+        }
+
+        #[test]
+        fn random_bytes_agree_with_zlib_rs(tail in proptest::collection::vec(any::<u8>(), 0..300)) {
+            // A valid header, then anything.
+            let mut z = vec![0x78, 0x9c];
+            z.extend_from_slice(&tail);
+            let want = zlib_rs(&z);
+            prop_assert_eq!(ours(&z, BIG_CAP).ok(), want);
         }
     }
 }

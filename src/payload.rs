@@ -476,12 +476,7 @@ fn decode_bsz(text: &str, limits: &Limits) -> Result<Document> {
         s.zlib.clear();
         base85::decode_into(text, &mut s.zlib)?;
         let inflater = s.inflater.get_or_insert_with(Box::default);
-        inflate(
-            inflater,
-            &s.zlib,
-            &mut s.bson,
-            limits.max_decompressed_size,
-        )?;
+        inflate(inflater, &s.zlib, &mut s.bson, limits.max_decompressed_size)?;
         decode_document(&s.bson, limits.max_nesting_depth)
     })
 }

@@ -24,16 +24,23 @@ use std::sync::OnceLock;
 
 use crate::error::{Error, Result};
 
-/// Bits of the primary literal/length table (longer codes use sub-tables).
+/// Bits of the primary literal/length table (longer codes use sub-tables), at
+/// most: small blocks are quicker to decode with a small table that is quick
+/// to fill, large ones with fewer sub-table lookups.
 const LIT_BITS: u32 = 9;
-/// Bits of the primary distance table.
+const LIT_BITS_LARGE: u32 = 11;
+/// Bits of the primary distance table, at most.
 const DIST_BITS: u32 = 7;
+const DIST_BITS_LARGE: u32 = 8;
+/// Input left from which a block counts as large.
+const LARGE_BLOCK: usize = 1024;
 /// Bits of the code-length code table (its codes are at most 7 bits).
 const PRE_BITS: u32 = 7;
 
 /// Table sizes: the primary table plus at most one sub-table of 2^(15-bits)
 /// entries per pair of symbols (a sub-table of a complete code holds at least
 /// two codes).
+/// (The smaller primary tables give the larger bound.)
 const LIT_SIZE: usize = (1 << LIT_BITS) + 144 * (1 << (15 - LIT_BITS));
 const DIST_SIZE: usize = (1 << DIST_BITS) + 16 * (1 << (15 - DIST_BITS));
 const PRE_SIZE: usize = 1 << PRE_BITS;
@@ -178,6 +185,21 @@ impl<const N: usize> ByLength<N> {
         }
     }
 
+    /// Appends symbols `first..first + n`, all of code length `len` (1..=15).
+    #[inline(always)]
+    fn push_run(&mut self, len: u8, first: usize, n: usize) {
+        let len = usize::from(len & 15);
+        if let (Some(group), Some(count)) = (self.syms.get_mut(len), self.count.get_mut(len)) {
+            let at = usize::from(*count);
+            if let Some(slots) = group.get_mut(at..at + n) {
+                for (slot, sym) in slots.iter_mut().zip(first..) {
+                    *slot = sym as u16;
+                }
+                *count += n as u16;
+            }
+        }
+    }
+
     fn from_lens(lens: &[u8]) -> Self {
         let mut s = Self::new();
         for (sym, &l) in lens.iter().enumerate() {
@@ -274,9 +296,15 @@ fn fixed_tables() -> Result<&'static Tables> {
 #[inline(always)]
 fn double(table: &mut [u32], end: usize) -> Result<()> {
     let (head, tail) = table.split_at_mut(end);
-    tail.get_mut(..end)
-        .ok_or(Error::Zlib)?
-        .copy_from_slice(head);
+    let tail = tail.get_mut(..end).ok_or(Error::Zlib)?;
+    if end >= 8 {
+        // In 32-byte pieces: tables are small, a memcpy call costs more.
+        for (d, s) in tail.chunks_exact_mut(8).zip(head.chunks_exact(8)) {
+            d.copy_from_slice(s);
+        }
+    } else {
+        tail.copy_from_slice(head);
+    }
     Ok(())
 }
 
@@ -618,12 +646,19 @@ impl Stream<'_> {
                 return Err(Error::Zlib);
             }
             if len != 0 {
-                for k in i..i + repeat {
-                    if k < nlen {
-                        inf.lit_syms.push(len, k);
+                if repeat == 1 {
+                    if i < nlen {
+                        inf.lit_syms.push(len, i);
                     } else {
-                        inf.dist_syms.push(len, k - nlen);
+                        inf.dist_syms.push(len, i - nlen);
                     }
+                } else {
+                    // A run may cross from the literal/length lengths into the
+                    // distance lengths.
+                    let in_lit = nlen.saturating_sub(i).min(repeat);
+                    inf.lit_syms.push_run(len, i, in_lit);
+                    inf.dist_syms
+                        .push_run(len, (i + in_lit).saturating_sub(nlen), repeat - in_lit);
                 }
                 has_eob |= (i..i + repeat).contains(&256);
             }
@@ -633,8 +668,14 @@ impl Stream<'_> {
         if self.truncated() || !has_eob {
             return Err(Error::Zlib);
         }
-        inf.tables.lit_bits = build(&mut inf.tables.lit, &inf.lit_syms, LIT_BITS, Kind::Lit)?;
-        inf.tables.dist_bits = build(&mut inf.tables.dist, &inf.dist_syms, DIST_BITS, Kind::Dist)?;
+        let large = self.input.len().saturating_sub(self.pos) >= LARGE_BLOCK;
+        let (lit_bits, dist_bits) = if large {
+            (LIT_BITS_LARGE, DIST_BITS_LARGE)
+        } else {
+            (LIT_BITS, DIST_BITS)
+        };
+        inf.tables.lit_bits = build(&mut inf.tables.lit, &inf.lit_syms, lit_bits, Kind::Lit)?;
+        inf.tables.dist_bits = build(&mut inf.tables.dist, &inf.dist_syms, dist_bits, Kind::Dist)?;
         Ok(())
     }
 
@@ -707,7 +748,7 @@ impl Stream<'_> {
         let mut result = Ok(false);
         refill!();
         // Entry of the next literal/length symbol, its bits not yet taken.
-        let mut e = lit_at(&t.lit, bitbuf & lit_mask);
+        let mut e = lit_primary(&t.lit, bitbuf & lit_mask);
         while pos <= in_end && op <= out_end {
             // At least 56 bits are buffered here.
             let mut saved = consume!(e);
@@ -715,7 +756,7 @@ impl Stream<'_> {
                 // Each literal takes at most 15 bits: after three, 11 bits are
                 // still buffered for the next lookup.
                 let lit = (e >> 16) as u8;
-                e = lit_at(&t.lit, bitbuf & lit_mask);
+                e = lit_primary(&t.lit, bitbuf & lit_mask);
                 if let Some(b) = buf.get_mut(op) {
                     *b = lit;
                 }
@@ -723,7 +764,7 @@ impl Stream<'_> {
                 if e & F_LIT != 0 {
                     consume!(e);
                     let lit = (e >> 16) as u8;
-                    e = lit_at(&t.lit, bitbuf & lit_mask);
+                    e = lit_primary(&t.lit, bitbuf & lit_mask);
                     if let Some(b) = buf.get_mut(op) {
                         *b = lit;
                     }
@@ -731,7 +772,7 @@ impl Stream<'_> {
                     if e & F_LIT != 0 {
                         consume!(e);
                         let lit = (e >> 16) as u8;
-                        e = lit_at(&t.lit, bitbuf & lit_mask);
+                        e = lit_primary(&t.lit, bitbuf & lit_mask);
                         if let Some(b) = buf.get_mut(op) {
                             *b = lit;
                         }
@@ -755,7 +796,7 @@ impl Stream<'_> {
                     }
                     op += 1;
                     refill!();
-                    e = lit_at(&t.lit, bitbuf & lit_mask);
+                    e = lit_primary(&t.lit, bitbuf & lit_mask);
                     continue;
                 }
             }
@@ -769,7 +810,7 @@ impl Stream<'_> {
             }
             // A length: at most 20 bits taken, so the distance's 28 are buffered.
             let len = value!(e, saved);
-            let mut d = dist_at(&t.dist, bitbuf & dist_mask);
+            let mut d = dist_primary(&t.dist, bitbuf & dist_mask);
             saved = consume!(d);
             if d & F_SUB != 0 {
                 d = dist_at(
@@ -788,7 +829,7 @@ impl Stream<'_> {
                 break;
             }
             refill!();
-            e = lit_at(&t.lit, bitbuf & lit_mask);
+            e = lit_primary(&t.lit, bitbuf & lit_mask);
             copy_match_fast(buf, op, dist, len);
             op += len;
         }
@@ -806,7 +847,7 @@ impl Stream<'_> {
         let lit_mask = (1u64 << t.lit_bits) - 1;
         let dist_mask = (1u64 << t.dist_bits) - 1;
         self.refill();
-        let mut e = lit_at(&t.lit, self.bitbuf & lit_mask);
+        let mut e = lit_primary(&t.lit, self.bitbuf & lit_mask);
         if e & F_SUB != 0 {
             self.consume(e & 0xff);
             e = lit_at(
@@ -837,7 +878,7 @@ impl Stream<'_> {
         let len = (e >> 16) as usize + ((saved & ((1u64 << n) - 1)) >> ((e >> 8) & 15)) as usize;
 
         self.refill();
-        let mut d = dist_at(&t.dist, self.bitbuf & dist_mask);
+        let mut d = dist_primary(&t.dist, self.bitbuf & dist_mask);
         if d & F_SUB != 0 {
             self.consume(d & 0xff);
             d = dist_at(
@@ -879,6 +920,20 @@ impl Stream<'_> {
 #[inline(always)]
 fn lit_at(t: &[u32; LIT_SIZE], i: u64) -> u32 {
     t.get(i as usize).copied().unwrap_or(F_BAD)
+}
+
+/// `lit_at` for an index masked to the primary table (no bounds check left).
+#[inline(always)]
+fn lit_primary(t: &[u32; LIT_SIZE], masked: u64) -> u32 {
+    const { assert!(1 << LIT_BITS_LARGE <= LIT_SIZE) };
+    lit_at(t, masked & ((1 << LIT_BITS_LARGE) - 1))
+}
+
+/// `dist_at` for an index masked to the primary table.
+#[inline(always)]
+fn dist_primary(t: &[u32; DIST_SIZE], masked: u64) -> u32 {
+    const { assert!(1 << DIST_BITS_LARGE <= DIST_SIZE) };
+    dist_at(t, masked & ((1 << DIST_BITS_LARGE) - 1))
 }
 
 #[inline(always)]
@@ -1002,8 +1057,9 @@ impl Inflater {
     }
 }
 
-/// Adler-32 of `data`: sixteen independent lanes (vectorizable), reduced
-/// modulo 65521 often enough that no lane overflows.
+/// Adler-32 of `data`: sixteen independent lanes over 16-byte blocks (which
+/// the compiler turns into vector adds), reduced modulo 65521 often enough
+/// that no lane overflows.
 pub(crate) fn adler32(data: &[u8]) -> u32 {
     const MOD: u64 = 65521;
     const LANES: usize = 16;
@@ -1011,28 +1067,27 @@ pub(crate) fn adler32(data: &[u8]) -> u32 {
     const CHUNK: usize = 5552 * LANES;
     let mut a: u64 = 1;
     let mut b: u64 = 0;
-    let mut chunks = data.chunks(CHUNK);
-    for chunk in &mut chunks {
+    for chunk in data.chunks(CHUNK) {
+        let (blocks, tail) = chunk.as_chunks::<LANES>();
         let mut la = [0u32; LANES];
         let mut lb = [0u32; LANES];
-        let blocks = chunk.chunks_exact(LANES);
-        let tail = blocks.remainder();
-        let n = (chunk.len() - tail.len()) as u64;
         for block in blocks {
-            for ((x, y), &byte) in la.iter_mut().zip(lb.iter_mut()).zip(block) {
+            for (x, &byte) in la.iter_mut().zip(block) {
                 *x += u32::from(byte);
-                *y += *x;
+            }
+            for (y, &x) in lb.iter_mut().zip(&la) {
+                *y += x;
             }
         }
-        // Bytes k = 16t + j: b gains n*a + Σ (n - k) byte_k = 16 Σ lb - Σ j la[j].
+        // Bytes k = 16t + j of n: b gains n*a + Σ (n - k) byte_k, which is
+        // 16 Σ lb[j] - Σ j la[j].
+        let n = (blocks.len() * LANES) as u64;
         b += n * a;
-        let mut sum_b: u64 = 0;
         for (j, (&x, &y)) in la.iter().zip(lb.iter()).enumerate() {
             a += u64::from(x);
-            sum_b += LANES as u64 * u64::from(y);
-            sum_b = sum_b + (MOD * LANES as u64) * 255 - j as u64 * u64::from(x);
+            // (+ a multiple of MOD keeps the subtraction from wrapping)
+            b += LANES as u64 * u64::from(y) + MOD * LANES as u64 * 255 - j as u64 * u64::from(x);
         }
-        b += sum_b;
         for &byte in tail {
             a += u64::from(byte);
             b += a;

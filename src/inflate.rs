@@ -58,11 +58,12 @@ const F_EOB: u32 = 1 << 13;
 const F_SUB: u32 = 1 << 14;
 const F_LIT: u32 = 1 << 15;
 
+/// Most bits one iteration of the fast loop takes (a length and a distance:
+/// 15 + 5 + 15 + 13; three literals take at most 45).
+const FAST_BITS: usize = 48;
 /// Output room the fast loop keeps free: the longest match (258) rounded up to
 /// whole 8-byte copies, plus one literal.
 const FAST_OUT_SLACK: usize = 258 + 8 + 8;
-/// Input the fast loop keeps: one 8-byte refill per iteration.
-const FAST_IN_SLACK: usize = 8;
 
 /// RFC 1951 length base and extra bits for symbols 257..=285.
 const LEN_BASE: [u16; 29] = [
@@ -446,18 +447,29 @@ fn load8(data: &[u8], pos: usize) -> Option<u64> {
         .map(|b| u64::from_le_bytes(*b))
 }
 
+/// `load8` near the end: the bytes left, zero-padded.
+#[cold]
+fn load_padded(data: &[u8], pos: usize) -> u64 {
+    let mut word = [0u8; 8];
+    let rest = data.get(pos..).unwrap_or_default();
+    let n = rest.len().min(8);
+    if let (Some(dst), Some(src)) = (word.get_mut(..n), rest.get(..n)) {
+        dst.copy_from_slice(src);
+    }
+    u64::from_le_bytes(word)
+}
+
 /// Bit reader and output of one `inflate` call.
 struct Stream<'a> {
     input: &'a [u8],
-    /// Next input byte to load into `bitbuf` (may pass the end: see `overread`).
+    /// Next input byte to load into `bitbuf`. May pass the end: zeros are
+    /// loaded there, and consuming any of their bits means the stream is
+    /// truncated.
     pos: usize,
     /// Loaded bits, least significant first. Bits above `bitsleft` are either
     /// zero or the true next input bits (so OR-ing them in again is harmless).
     bitbuf: u64,
     bitsleft: u32,
-    /// Zero bytes loaded past the end of the input. Consuming any of their bits
-    /// means the stream is truncated.
-    overread: usize,
     out: &'a mut Vec<u8>,
     /// Bytes produced so far; `out` is longer, its tail is scratch.
     op: usize,
@@ -481,13 +493,7 @@ impl Stream<'_> {
     #[cold]
     fn refill_tail(&mut self) {
         while self.bitsleft <= 56 {
-            let byte = match self.input.get(self.pos) {
-                Some(&b) => b,
-                None => {
-                    self.overread += 1;
-                    0
-                }
-            };
+            let byte = self.input.get(self.pos).copied().unwrap_or(0);
             self.bitbuf |= u64::from(byte) << self.bitsleft;
             self.pos += 1;
             self.bitsleft += 8;
@@ -510,23 +516,28 @@ impl Stream<'_> {
         self.bitsleft -= n;
     }
 
+    /// Zero bytes loaded past the end of the input.
+    #[inline(always)]
+    fn overread(&self) -> usize {
+        self.pos.saturating_sub(self.input.len())
+    }
+
     /// Whether bits past the end of the input were consumed.
     #[inline(always)]
     fn truncated(&self) -> bool {
-        (self.bitsleft as usize) < self.overread * 8
+        (self.bitsleft as usize) < self.overread() * 8
     }
 
     /// Drops the bits up to the next byte boundary and returns that byte's
     /// position in the input, emptying the bit buffer.
     fn align(&mut self) -> Result<usize> {
         let whole = (self.bitsleft / 8) as usize;
-        if whole < self.overread {
+        if whole < self.overread() {
             return Err(Error::Zlib);
         }
         let at = self.pos - whole;
         self.bitbuf = 0;
         self.bitsleft = 0;
-        self.overread = 0;
         self.pos = at;
         Ok(at)
     }
@@ -702,28 +713,32 @@ impl Stream<'_> {
     fn fast_loop(&mut self, t: &Tables) -> Result<bool> {
         let input = self.input;
         let buf = self.out.as_mut_slice();
-        let (Some(in_end), Some(out_end)) = (
-            input.len().checked_sub(FAST_IN_SLACK),
-            buf.len().checked_sub(FAST_OUT_SLACK),
-        ) else {
+        let Some(out_end) = buf.len().checked_sub(FAST_OUT_SLACK) else {
             return Ok(false);
         };
+        let in_bits = input.len() * 8;
         let mut bitbuf = self.bitbuf;
         let mut bitsleft = self.bitsleft;
         let mut pos = self.pos;
         let mut op = self.op;
-        if pos > in_end || op > out_end {
+        // Iterations need FAST_BITS unconsumed bits of real input: none of the
+        // zeros loaded past the end is ever taken here.
+        let enough_input =
+            |pos: usize, bitsleft: u32| pos * 8 + FAST_BITS <= in_bits + bitsleft as usize;
+        if !enough_input(pos, bitsleft) || op > out_end {
             return Ok(false);
         }
 
-        // Loads whole bytes up to 56..=63 bits (pos <= in_end: 8 bytes exist).
+        // Loads whole bytes up to 56..=63 bits (zeros past the end).
         macro_rules! refill {
             () => {
-                if let Some(w) = load8(input, pos) {
-                    bitbuf |= w << bitsleft;
-                    pos += ((63 - bitsleft) >> 3) as usize;
-                    bitsleft |= 56;
-                }
+                let w = match load8(input, pos) {
+                    Some(w) => w,
+                    None => load_padded(input, pos),
+                };
+                bitbuf |= w << bitsleft;
+                pos += ((63 - bitsleft) >> 3) as usize;
+                bitsleft |= 56;
             };
         }
         // Takes the bits of entry `$e`, returning the bit buffer before.
@@ -749,7 +764,7 @@ impl Stream<'_> {
         refill!();
         // Entry of the next literal/length symbol, its bits not yet taken.
         let mut e = lit_primary(&t.lit, bitbuf & lit_mask);
-        while pos <= in_end && op <= out_end {
+        while enough_input(pos, bitsleft) && op <= out_end {
             // At least 56 bits are buffered here.
             let mut saved = consume!(e);
             if e & F_LIT != 0 {
@@ -1010,7 +1025,6 @@ impl Inflater {
             pos: 2,
             bitbuf: 0,
             bitsleft: 0,
-            overread: 0,
             out,
             op: 0,
             cap,

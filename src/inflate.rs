@@ -174,7 +174,7 @@ impl<const N: usize> ByLength<N> {
         self.count = [0; 16];
     }
 
-    /// Appends `sym` with code length `len` (1..=15; 0 is ignored).
+    /// Appends `sym` with code length `len` (0..=15; group 0 is never read).
     #[inline(always)]
     fn push(&mut self, len: u8, sym: usize) {
         let len = usize::from(len & 15);
@@ -628,7 +628,8 @@ impl Stream<'_> {
         let total = nlen + ndist;
         inf.lit_syms.clear();
         inf.dist_syms.clear();
-        let mut has_eob = false;
+        // EOB's code length, and the previous code length (for repeats).
+        let mut eob_len = 0;
         let mut prev: Option<u8> = None;
         let mut i = 0;
         while i < total {
@@ -642,8 +643,22 @@ impl Stream<'_> {
                 .unwrap_or(F_BAD);
             self.consume(e & 0xff);
             let sym = (e >> 16) as u8;
+            if sym < 16 {
+                // The common case, kept short. Unused symbols (length 0) are
+                // pushed too, into group 0, which nothing reads: no branch.
+                if i < nlen {
+                    inf.lit_syms.push(sym, i);
+                } else {
+                    inf.dist_syms.push(sym, i - nlen);
+                }
+                if i == 256 {
+                    eob_len = sym;
+                }
+                prev = Some(sym);
+                i += 1;
+                continue;
+            }
             let (len, repeat) = match sym {
-                0..=15 => (sym, 1),
                 16 => {
                     let Some(p) = prev else {
                         return Err(Error::Zlib);
@@ -657,26 +672,20 @@ impl Stream<'_> {
                 return Err(Error::Zlib);
             }
             if len != 0 {
-                if repeat == 1 {
-                    if i < nlen {
-                        inf.lit_syms.push(len, i);
-                    } else {
-                        inf.dist_syms.push(len, i - nlen);
-                    }
-                } else {
-                    // A run may cross from the literal/length lengths into the
-                    // distance lengths.
-                    let in_lit = nlen.saturating_sub(i).min(repeat);
-                    inf.lit_syms.push_run(len, i, in_lit);
-                    inf.dist_syms
-                        .push_run(len, (i + in_lit).saturating_sub(nlen), repeat - in_lit);
-                }
-                has_eob |= (i..i + repeat).contains(&256);
+                // A run may cross from the literal/length lengths into the
+                // distance lengths.
+                let in_lit = nlen.saturating_sub(i).min(repeat);
+                inf.lit_syms.push_run(len, i, in_lit);
+                inf.dist_syms
+                    .push_run(len, (i + in_lit).saturating_sub(nlen), repeat - in_lit);
+            }
+            if (i..i + repeat).contains(&256) {
+                eob_len = len;
             }
             prev = Some(len);
             i += repeat;
         }
-        if self.truncated() || !has_eob {
+        if self.truncated() || eob_len == 0 {
             return Err(Error::Zlib);
         }
         let large = self.input.len().saturating_sub(self.pos) >= LARGE_BLOCK;

@@ -4,11 +4,14 @@
 //!
 //! Hand-written rather than zlib-rs (flate2) for speed: cookies inflate a few
 //! hundred bytes to a few KB from one dynamic-Huffman block, where a streaming
-//! inflater spends most of its time building zlib's tables and managing its
+//! inflater spends much of its time building full-size tables and managing its
 //! window. Here the whole input is in memory and the output is one `Vec`, so there
-//! is no window, no streaming state and no resumable modes; tables are built the
-//! libdeflate way (sorted symbols, replicated by doubling). Measured on the bsZ
-//! payloads of BENCHMARKS.md (see the report in the commit history).
+//! is no window, no streaming state and no resumable modes; tables are only as
+//! large as the block's longest code and are built the libdeflate way (symbols
+//! grouped by length while the header is read, entries replicated by doubling).
+//! Measured on the bench payloads (158→165, 592→809, 2268→4092 bytes), CPU
+//! cycles per call with reused state, same run: zlib-rs 4400 / 11900 / 35800,
+//! this inflater 2840 / 8400 / 27000 (libdeflate 5800 / 10200 / 24500).
 //!
 //! Fidelity notes (zlib 1.2.13 `inflate.c`/`inftrees.c`), all errors [`Error::Zlib`]:
 //! header `(CMF*256+FLG) % 31 == 0`, CM 8, CINFO ≤ 7, FDICT refused; block type 3;
@@ -229,7 +232,7 @@ struct Tables {
 }
 
 /// Reusable inflate state: the tables of the current dynamic block and the
-/// buffers to build them. Large (about 40 KB), so keep one per thread.
+/// buffers to build them. Large (about 66 KB), so keep one per thread.
 pub(crate) struct Inflater {
     tables: Tables,
     pre: [u32; PRE_SIZE],

@@ -26,7 +26,11 @@ fn reference(z: &[u8]) -> Option<Vec<u8>> {
         let consumed = usize::try_from(d.total_in()).ok()?;
         let before = out.len();
         let status = d
-            .decompress_vec(z.get(consumed..)?, &mut out, flate2::FlushDecompress::Finish)
+            .decompress_vec(
+                z.get(consumed..)?,
+                &mut out,
+                flate2::FlushDecompress::Finish,
+            )
             .ok()?;
         match status {
             flate2::Status::StreamEnd => return Some(out),

@@ -409,6 +409,10 @@ fn build<const N: usize>(
                 let mut used = group.len() - k;
                 while used < 1 << sub_bits {
                     sub_bits += 1;
+                    if bits + sub_bits > 15 {
+                        // Cannot happen for a complete code; never loop on.
+                        return Err(Error::Zlib);
+                    }
                     used =
                         (used << 1) + usize::from(count.get(bits + sub_bits).copied().unwrap_or(0));
                 }

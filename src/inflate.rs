@@ -362,12 +362,13 @@ fn build<const N: usize>(
         return Ok(1);
     }
 
-    // Complete code. Codewords are handled bit-reversed (the order they are
-    // read in), counting up in reversed order. Codes up to `bits` long fill the
-    // start of the table, which is doubled each time the length grows
-    // (libdeflate's construction).
+    // Complete code: canonical codewords, counted up per length; the table is
+    // indexed by them bit-reversed (the order they are read in). Codes up to
+    // `bits` long fill the start of the table, which is doubled each time the
+    // length grows (libdeflate's construction). Each index is computed from its
+    // own codeword, so the symbols do not wait on one another.
     let bits = (max_bits as usize).min(max);
-    let mut codeword = 0usize;
+    let mut next_code = 0u32;
     // The table's filled start: 2^len entries once codes of `len` bits exist.
     let mut end = 0usize;
     for len in 1..=bits {
@@ -381,16 +382,18 @@ fn build<const N: usize>(
             double(table, end)?;
             end <<= 1;
         }
-        let all_ones = end - 1;
-        for &sym in group {
-            *table.get_mut(codeword).ok_or(Error::Zlib)? = entry(sym, len);
-            if codeword == all_ones {
-                // The last codeword: the code is complete.
-                return Ok(bits as u32);
-            }
-            codeword = next_codeword(codeword, all_ones);
+        let primary = table.get_mut(..end).ok_or(Error::Zlib)?;
+        for (c, &sym) in (next_code..).zip(group) {
+            let index = (c.reverse_bits() >> (32 - len)) as usize;
+            *primary.get_mut(index).ok_or(Error::Zlib)? = entry(sym, len);
         }
+        next_code = (next_code + group.len() as u32) << 1;
     }
+    if max <= bits {
+        return Ok(bits as u32);
+    }
+    // The first codeword one bit longer than the primary table, bit-reversed.
+    let mut codeword = (next_code.reverse_bits() >> (32 - (bits + 1))) as usize;
 
     // Longer codes: one sub-table per primary-table prefix, sized for the codes
     // sharing that prefix.

@@ -736,6 +736,11 @@ impl Stream<'_> {
             return Ok(false);
         };
         let in_bits = input.len() * 8;
+        // At the top of the loop 56..=63 bits are buffered (just refilled); with
+        // `pos <= in_end` at most one of those bytes is a zero past the end, so
+        // FAST_BITS bits of real input are there.
+        const { assert!(56 - 8 >= FAST_BITS) };
+        let in_end = input.len() + 1;
         let mut bitbuf = self.bitbuf;
         let mut bitsleft = self.bitsleft;
         let mut pos = self.pos;
@@ -783,7 +788,7 @@ impl Stream<'_> {
         refill!();
         // Entry of the next literal/length symbol, its bits not yet taken.
         let mut e = lit_primary(&t.lit, bitbuf & lit_mask);
-        while enough_input(pos, bitsleft) && op <= out_end {
+        while pos <= in_end && op <= out_end {
             // At least 56 bits are buffered here.
             let mut saved = consume!(e);
             if e & F_LIT != 0 {

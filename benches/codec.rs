@@ -644,6 +644,11 @@ fn bench_blocks(c: &mut Criterion, inputs: &Inputs) {
                 inflate.decompress_vec(black_box(&z), &mut buf, FlushDecompress::Finish)
             })
         });
+        // The crate's own inflater (src/inflate.rs), next to zlib-rs above.
+        #[cfg(feature = "fuzzing")]
+        g.bench_function(format!("{label}_inflate_crate"), |b| {
+            b.iter(|| beaker_session_jwt::__zlib_decompress(black_box(&z), 1 << 20))
+        });
         g.bench_function(format!("{label}_bson_from_reader"), |b| {
             b.iter(|| Document::from_reader(black_box(raw.as_slice())))
         });

@@ -25,14 +25,16 @@ cd fuzz
 echo "== build at $(( $(date +%s) - start ))s"
 cargo fuzz build
 declare -A dict=([jwt_decode]=json [original_decode]=pickle [pickle]=pickle
-                 [cookie_header]=cookie_header [ejson]=ejson)
+                 [cookie_header]=cookie_header [ejson]=ejson [inflate]=none) # none: no dictionary
 status=0
-for t in jwt_decode original_decode pickle cookie_header ejson; do
+for t in jwt_decode original_decode pickle cookie_header ejson inflate; do
     mkdir -p "$work/$t"
     corpora=("$work/$t")
     echo "== $t (${secs}s) at $(( $(date +%s) - start ))s"
+    dict_arg=()
+    [[ -e dicts/${dict[$t]}.dict ]] && dict_arg=(-dict="dicts/${dict[$t]}.dict")
     if ! cargo fuzz run "$t" "${corpora[@]}" -- -max_total_time="$secs" -rss_limit_mb=2048 \
-        -timeout=10 -dict="dicts/${dict[$t]}.dict" -print_final_stats=1 >"$work/$t.log" 2>&1; then
+        -timeout=10 "${dict_arg[@]}" -print_final_stats=1 >"$work/$t.log" 2>&1; then
         status=1
         echo "FAILED: $t"; tail -40 "$work/$t.log"
     fi

@@ -44,6 +44,7 @@ pub mod config;
 pub mod cookies;
 pub mod ejson;
 pub mod error;
+mod inflate;
 mod jws;
 mod keys;
 pub mod metrics;
@@ -55,6 +56,18 @@ mod payload;
 mod pyjson;
 pub mod session;
 mod zlib9;
+
+/// Not API: `zlib.decompress(data)` with an output cap, as the decoders inflate
+/// (`src/inflate.rs`), for the fuzz targets and benches (feature `fuzzing`).
+///
+/// # Errors
+/// [`Error::Zlib`] where Python's zlib refuses the stream,
+/// [`Error::DecompressedTooLarge`] past `cap` bytes.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub fn __zlib_decompress(data: &[u8], cap: usize) -> Result<Vec<u8>, Error> {
+    payload::zlib_decompress(data, cap)
+}
 
 pub use bson;
 pub use codec::{

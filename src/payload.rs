@@ -16,11 +16,11 @@ use bson::{
     Binary, Bson, DateTime, Decimal128, Document, JavaScriptCodeWithScope, RawDocumentBuf, Regex,
     Timestamp,
 };
-use flate2::{Decompress, FlushDecompress, Status};
 
 use crate::base85;
 use crate::codec::Limits;
 use crate::error::{Error, Result};
+use crate::inflate::Inflater;
 use crate::pyjson;
 use crate::zlib9::Deflate9;
 
@@ -41,7 +41,7 @@ const KEEP_SCRATCH: usize = 64 * 1024;
 #[derive(Default)]
 struct Scratch {
     deflate9: Option<Box<Deflate9>>,
-    decompress: Option<Decompress>,
+    inflater: Option<Box<Inflater>>,
     bson: Vec<u8>,
     zlib: Vec<u8>,
 }
@@ -516,14 +516,8 @@ fn decode_bsz(text: &str, limits: &Limits) -> Result<Document> {
         // `zlib` holds the compressed bytes, `bson` the inflated ones.
         s.zlib.clear();
         base85::decode_into(text, &mut s.zlib)?;
-        let decompress = s.decompress.get_or_insert_with(|| Decompress::new(true));
-        s.bson.clear();
-        inflate(
-            decompress,
-            &s.zlib,
-            &mut s.bson,
-            limits.max_decompressed_size,
-        )?;
+        let inflater = s.inflater.get_or_insert_with(Box::default);
+        inflate(inflater, &s.zlib, &mut s.bson, limits.max_decompressed_size)?;
         decode_document(&s.bson, limits.max_nesting_depth)
     })
 }
@@ -549,53 +543,19 @@ pub(crate) fn zlib_compress(data: &[u8], level: u8) -> Vec<u8> {
 /// beyond `cap` bytes.
 pub(crate) fn zlib_decompress(data: &[u8], cap: usize) -> Result<Vec<u8>> {
     with_scratch(|s| {
-        let decompress = s.decompress.get_or_insert_with(|| Decompress::new(true));
+        let inflater = s.inflater.get_or_insert_with(Box::default);
         let mut out = Vec::new();
-        inflate(decompress, data, &mut out, cap)?;
+        inflate(inflater, data, &mut out, cap)?;
         Ok(out)
     })
 }
 
-/// `zlib.decompress(data)` with a cap on the output checked while inflating.
-/// Bytes after the end of the stream are ignored, as Python does. The whole input
-/// is at hand, so `Finish` lets the inflater skip keeping a window copy.
-fn inflate(d: &mut Decompress, data: &[u8], out: &mut Vec<u8>, cap: usize) -> Result<()> {
-    d.reset(true);
-    let too_large = Error::DecompressedTooLarge { limit: cap };
-    let hard = cap.saturating_add(1);
-    // (min/max, not clamp: the cap may be below 256)
-    let first = data.len().saturating_mul(4).max(256).min(hard);
-    out.reserve(first);
-    loop {
-        if out.len() == out.capacity() {
-            let room = hard.saturating_sub(out.len());
-            if room == 0 {
-                return Err(too_large);
-            }
-            out.reserve(out.len().max(256).min(room));
-        }
-        let consumed = usize::try_from(d.total_in()).map_err(|_| Error::Zlib)?;
-        let input = data.get(consumed..).unwrap_or_default();
-        let before_out = out.len();
-        let status = d
-            .decompress_vec(input, out, FlushDecompress::Finish)
-            .map_err(|_| Error::Zlib)?;
-        if out.len() > cap {
-            return Err(too_large);
-        }
-        match status {
-            Status::StreamEnd => return Ok(()),
-            Status::Ok | Status::BufError => {
-                let now_consumed = usize::try_from(d.total_in()).map_err(|_| Error::Zlib)?;
-                let progressed = now_consumed != consumed || out.len() != before_out;
-                let output_full = out.len() == out.capacity();
-                if !output_full && (!progressed || now_consumed >= data.len()) {
-                    // Input exhausted before the end of the stream: truncated.
-                    return Err(Error::Zlib);
-                }
-            }
-        }
-    }
+/// `zlib.decompress(data)` into `out` (cleared first) with a cap on the output
+/// checked while inflating. Bytes after the end of the stream are ignored, as
+/// Python does. The inflater is `crate::inflate` (hand-written for speed on
+/// cookie-sized streams; it accepts and rejects what zlib 1.2.13 does).
+fn inflate(inflater: &mut Inflater, data: &[u8], out: &mut Vec<u8>, cap: usize) -> Result<()> {
+    inflater.inflate(data, out, cap)
 }
 
 /// BSON "invalid length or type code", pymongo's generic message.
@@ -1486,7 +1446,7 @@ mod tests {
     // Regression: caps below 256 made `clamp` panic (found by the any-input proptest).
     #[test]
     fn inflate_cap_below_256_is_exact() {
-        let mut d = Decompress::new(true);
+        let mut d = Inflater::default();
         for len in [0usize, 1, 5, 255, 256, 300] {
             let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(6));
             std::io::Write::write_all(&mut z, &vec![0u8; len]).unwrap();

@@ -458,9 +458,15 @@ pub(crate) fn session_raw_from_claims(
         && bson_mode
         && !text.is_empty()
     {
-        let mut packed = Vec::with_capacity(text.len() / 5 * 4 + 4);
-        base85::decode_into(text, &mut packed)?;
-        let bson = zlib_decompress(&packed, limits.max_decompressed_size)?;
+        // The inflated bytes become the view, so they get their own buffer.
+        let bson = with_scratch(|s| {
+            s.zlib.clear();
+            base85::decode_into(text, &mut s.zlib)?;
+            let inflater = s.inflater.get_or_insert_with(Box::default);
+            let mut bson = Vec::new();
+            inflate(inflater, &s.zlib, &mut bson, limits.max_decompressed_size)?;
+            Ok::<_, Error>(bson)
+        })?;
         if check_document(&bson, limits.max_nesting_depth)? {
             return RawDocumentBuf::from_bytes(bson).map_err(|_| invalid());
         }

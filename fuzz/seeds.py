@@ -107,6 +107,13 @@ def main():
         if sel is None:
             continue
         write("cookie_header", bytes([sel]) + v["header"].encode("latin-1", "replace"))
+    # inflate: the streams of testdata/inflate.json (Python's zlib output, mutations,
+    # crafted blocks), as raw streams (selector 0, 0); every 7th only, to keep the
+    # seed set small
+    with open(os.path.join(TESTDATA, "inflate.json"), encoding="utf-8") as f:
+        for i, case in enumerate(json.load(f)["cases"]):
+            if i % 7 == 0:
+                write("inflate", b"\x00\x00" + base64.b64decode(case["z"]))
     for t in sorted(os.listdir(OUT)):
         print(t, len(os.listdir(os.path.join(OUT, t))))
 

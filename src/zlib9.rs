@@ -398,9 +398,6 @@ struct Matcher {
     window: Box<[u8; WINDOW_SIZE]>,
     head: Box<[u16; HASH_SIZE]>,
     prev: Box<[u16; WSIZE]>,
-    /// Hash slots set during the current call, cleared afterwards (cheaper than
-    /// clearing all 32 768 like `deflateReset` does; the result is the same).
-    touched: Vec<u16>,
 }
 
 /// The block state of `trees.c`: symbol buffer, the three trees and the scratch
@@ -432,7 +429,6 @@ impl Default for Deflate9 {
                 window: Box::new([0; WINDOW_SIZE]),
                 head: Box::new([NIL; HASH_SIZE]),
                 prev: Box::new([NIL; WSIZE]),
-                touched: Vec::new(),
             },
             t: Box::new(Trees {
                 ltree: Tree::new(),
@@ -451,14 +447,25 @@ impl Default for Deflate9 {
 /// The per-call variables of `deflate_state` that `fill_window` updates.
 #[derive(Default)]
 struct State {
+    ins_h: u32,
     strstart: usize,
     lookahead: usize,
     block_start: isize,
     match_start: usize,
-    ins_h: u32,
     in_pos: usize,
     high_water: usize,
 }
+
+/// 32, 31, .., 1: the weight of each byte of a 32-byte step in Adler-32's `b`.
+const ADLER_WEIGHTS: [u32; 32] = {
+    let mut w = [0u32; 32];
+    let mut i = 0;
+    while i < 32 {
+        w[i] = 32 - i as u32;
+        i += 1;
+    }
+    w
+};
 
 /// Adler-32, 32 bytes per step (`b` gains `32 a` plus the bytes weighted 32..1),
 /// reduced modulo 65 521 often enough that nothing overflows (zlib's NMAX).
@@ -472,7 +479,7 @@ fn adler32(data: &[u8]) -> u32 {
         for block in &mut blocks {
             let mut sum = 0u32;
             let mut weighted = 0u32;
-            for (&x, w) in block.iter().zip((1..=32u32).rev()) {
+            for (&x, &w) in block.iter().zip(&ADLER_WEIGHTS) {
                 sum += u32::from(x);
                 weighted += w * u32::from(x);
             }
@@ -618,21 +625,25 @@ impl Deflate9 {
             buf: 0,
             valid: 0,
         };
-        deflate_slow(&mut self.m, &mut self.t, config, data, &mut bits);
-        let Matcher { head, touched, .. } = &mut self.m;
-        for h in touched.drain(..) {
-            if let Some(slot) = head.get_mut(usize::from(h)) {
-                *slot = NIL;
-            }
-        }
-        if touched.capacity() > HASH_SIZE {
-            *touched = Vec::new();
-        }
+        let end = deflate_slow(&mut self.m, &mut self.t, config, data, &mut bits);
+        // zlib clears all of `head` before each stream; clearing only the slots
+        // this call set gives the same state for the next call.
+        self.m.clear_head(end);
         bits.out.extend_from_slice(&adler32(data).to_be_bytes());
     }
 }
 
 impl Matcher {
+    /// The `ins_h` that `insert_string` uses for the string at `pos`: with 15
+    /// hash bits and a shift of 5 only the last three bytes survive the mask, and
+    /// strings are inserted at consecutive positions (`ins_h` re-primed by
+    /// `fill_window`), so it is this function of the three bytes.
+    fn hash_at(&self, pos: usize) -> usize {
+        let b = |i: usize| u32::from(self.window.get(i & WINDOW_MASK).copied().unwrap_or(0));
+        let h = (b(pos) << (2 * HASH_SHIFT)) ^ (b(pos + 1) << HASH_SHIFT) ^ b(pos + 2);
+        (h & HASH_MASK) as usize
+    }
+
     /// `INSERT_STRING`: hash the string at `pos` into the chains; returns the
     /// previous head of its chain.
     fn insert_string(&mut self, ins_h: &mut u32, pos: usize) -> u16 {
@@ -645,9 +656,6 @@ impl Matcher {
         // ins_h <= HASH_MASK: the lookups below always hit
         let h = *ins_h as usize;
         let head = self.head.get(h).copied().unwrap_or(NIL);
-        if head == NIL {
-            self.touched.push(h as u16);
-        }
         if let Some(p) = self.prev.get_mut(pos & WMASK) {
             *p = head;
         }
@@ -656,6 +664,24 @@ impl Matcher {
             *slot = pos as u16;
         }
         head
+    }
+
+    /// Sets every `head` slot this call may have set back to NIL, given that the
+    /// window holds the data in `0..end`: a set slot holds a position `p < end - 2`
+    /// whose three bytes hash to it (sliding moves bytes and positions together),
+    /// so hashing every such `p` reaches all of them, without a branch.
+    fn clear_head(&mut self, end: usize) {
+        // past a few thousand strings, one sweep costs less than scattered stores
+        if end > HASH_SIZE / 32 {
+            self.head.fill(NIL);
+            return;
+        }
+        for p in 0..end.saturating_sub(MIN_MATCH - 1) {
+            let h = self.hash_at(p);
+            if let Some(slot) = self.head.get_mut(h) {
+                *slot = NIL;
+            }
+        }
     }
 
     /// `fill_window`: slide the window when strstart reaches `WSIZE + MAX_DIST`,
@@ -722,8 +748,6 @@ impl Matcher {
                 NIL
             };
         };
-        // All slots, as zlib does: `touched` may list a slot twice (a slot holding
-        // position 0 reads as NIL), and sliding it twice would be wrong.
         self.head.iter_mut().for_each(slide);
         self.prev.iter_mut().for_each(slide);
     }
@@ -731,7 +755,14 @@ impl Matcher {
 
 /// `deflate_slow` over the whole input with `Z_FINISH`: lazy matching, a block
 /// flushed whenever the symbol buffer fills, the last one at the end.
-fn deflate_slow(m: &mut Matcher, t: &mut Trees, config: Config, input: &[u8], bits: &mut Bits<'_>) {
+/// Returns where the data ends in the window.
+fn deflate_slow(
+    m: &mut Matcher,
+    t: &mut Trees,
+    config: Config,
+    input: &[u8],
+    bits: &mut Bits<'_>,
+) -> usize {
     t.init_block();
     let mut st = State::default();
     let mut match_length = MIN_MATCH - 1;
@@ -826,6 +857,7 @@ fn deflate_slow(m: &mut Matcher, t: &mut Trees, config: Config, input: &[u8], bi
         t.tally_lit(c);
     }
     t.flush_block(m.window.as_slice(), st.block_start, st.strstart, true, bits);
+    st.strstart
 }
 
 /// Which of the three trees a helper works on.
@@ -1125,29 +1157,41 @@ fn node_of(entry: u64) -> usize {
 }
 
 /// `pqdownheap`: restore the heap property from position `k` down. trees.c's
-/// `smaller(n, m)` (frequency, then depth) is `entry_n >> 10 <= entry_m >> 10`.
+/// `smaller(n, m)` (frequency, then depth) on packed entries is
+/// `n >> 10 <= m >> 10`, i.e. `n <= m | 0x3FF`. The walk is bound by load
+/// latency, so the four grandchildren are read one level ahead (they lie below
+/// every slot written before they are used).
 fn pqdownheap(heap: &mut [u64; TCAP], heap_len: usize, mut k: usize) {
     let v = tget(heap, k);
-    let kv = v >> 10;
     let mut j = k << 1;
-    while j <= heap_len {
-        // Selects the smaller child without a branch (the choice is data
-        // dependent and mispredicts often); a missing right child loses.
-        let left = tget(heap, j);
-        let right = if j < heap_len {
-            tget(heap, j + 1)
-        } else {
-            u64::MAX
-        };
-        let take_right = right >> 10 <= left >> 10;
+    if j > heap_len {
+        return;
+    }
+    let mut left = tget(heap, j);
+    // a missing right child never wins
+    let mut right = if j < heap_len {
+        tget(heap, j + 1)
+    } else {
+        u64::MAX
+    };
+    loop {
+        let g = j << 1;
+        let (g0, g1) = (tget(heap, g), tget(heap, g + 1));
+        let (g2, g3) = (tget(heap, g + 2), tget(heap, g + 3));
+        let take_right = right <= (left | 0x3FF);
         let hj = if take_right { right } else { left };
-        j += usize::from(take_right);
-        if kv <= hj >> 10 {
+        if v <= (hj | 0x3FF) {
             break;
         }
         tset(heap, k, hj);
-        k = j;
-        j <<= 1;
+        k = j + usize::from(take_right);
+        j = k << 1;
+        if j > heap_len {
+            break;
+        }
+        left = if take_right { g2 } else { g0 };
+        let r = if take_right { g3 } else { g1 };
+        right = if j < heap_len { r } else { u64::MAX };
     }
     tset(heap, k, v);
 }
@@ -1340,7 +1384,8 @@ fn gen_codes(tree: &mut Tree, bl_count: &[u16; MAX_BITS + 1]) {
             tset(
                 &mut tree.codes.code,
                 n,
-                bi_reverse(u32::from(*next), len as u32) as u16,
+                // bi_reverse(next, len) for 1 <= len <= 15
+                next.reverse_bits() >> (16 - len),
             );
             *next = next.wrapping_add(1);
         }
@@ -1511,6 +1556,35 @@ mod tests {
                 "{case}"
             );
             assert_eq!(digest6, case["zlib6_sha256"].as_str().unwrap(), "{case}");
+        }
+    }
+
+    /// The state left for the next call is a fresh stream's: `head` all NIL
+    /// (zlib clears it in `deflateReset`; here only the slots a call set are
+    /// cleared, found again by hashing the window), for inputs below and above
+    /// the sweep threshold, with and without window slides, at every level.
+    #[test]
+    fn head_is_clear_after_every_call() {
+        let mut d = Deflate9::default();
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        for (i, n) in [
+            0usize, 1, 2, 3, 4, 5, 165, 809, 1024, 1025, 4092, 40_000, 70_000, 140_000,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let data: Vec<u8> = (0..n)
+                .map(|_| {
+                    x ^= x >> 12;
+                    x ^= x << 25;
+                    x ^= x >> 27;
+                    (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 59) as u8
+                })
+                .collect();
+            let mut out = Vec::new();
+            d.compress_level(&data, 4 + (i % 6) as u8, &mut out);
+            assert!(d.m.head.iter().all(|&h| h == NIL), "n={n}");
+            assert_eq!(inflate(&out), data);
         }
     }
 

@@ -457,6 +457,7 @@ struct State {
 }
 
 /// 32, 31, .., 1: the weight of each byte of a 32-byte step in Adler-32's `b`.
+#[allow(clippy::indexing_slicing)] // const-evaluated: a bad index fails the build
 const ADLER_WEIGHTS: [u32; 32] = {
     let mut w = [0u32; 32];
     let mut i = 0;

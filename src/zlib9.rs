@@ -1589,6 +1589,160 @@ mod tests {
         }
     }
 
+    /// Inputs shaped to reach what the fast paths change: long runs and
+    /// 258-byte matches, matches at the far end of the window, sizes around the
+    /// 16 383-symbol block limit and window slides (up to 300 000 bytes), BSON-like
+    /// text; xorshift, deterministic.
+    fn shaped_inputs() -> Vec<Vec<u8>> {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let sizes = [
+            0, 1, 2, 3, 4, 7, 165, 258, 259, 261, 262, 263, 809, 4092, 16_383, 16_384, 32_506,
+            32_768, 40_000, 65_536, 70_000, 150_000, 300_000,
+        ];
+        let mut inputs = Vec::new();
+        for (i, &n) in sizes.iter().enumerate() {
+            for kind in 0..5u64 {
+                if n > 70_000 && kind % 2 == 1 {
+                    continue;
+                }
+                let alpha = 1 + (rnd() % 30) as u8;
+                let mut v: Vec<u8> = Vec::with_capacity(n);
+                while v.len() < n {
+                    let r = rnd();
+                    match kind {
+                        0 => v.push(b'a' + (r % u64::from(alpha)) as u8),
+                        1 => {
+                            // runs: 258-byte matches at distance 1
+                            let b = (r % 3) as u8;
+                            v.extend(std::iter::repeat_n(b, (rnd() % 900) as usize));
+                        }
+                        2 => {
+                            // copies from near and far back, some near the window end
+                            if v.len() > 300 && r % 3 == 0 {
+                                let far = r % 5 == 0 && v.len() > 32_800;
+                                let back = if far {
+                                    32_000 + (rnd() % 760) as usize
+                                } else {
+                                    1 + (rnd() % 300) as usize
+                                };
+                                let len = 3 + (rnd() % 300) as usize;
+                                for _ in 0..len {
+                                    let b = v[v.len() - back];
+                                    v.push(b);
+                                }
+                            } else {
+                                v.push((r >> 8) as u8 % alpha);
+                            }
+                        }
+                        3 => v.push(r as u8),
+                        _ => {
+                            const WORDS: [&[u8]; 6] = [
+                                b"\x02user\x00",
+                                b"csrf",
+                                b"\x00\x00\x00",
+                                b"_id",
+                                b"\x10",
+                                b"0123456789abcdef",
+                            ];
+                            v.extend_from_slice(WORDS[(r % 6) as usize]);
+                        }
+                    }
+                }
+                v.truncate(n);
+                if (i + kind as usize).is_multiple_of(3) || n < 1000 {
+                    inputs.push(v);
+                }
+            }
+        }
+        inputs
+    }
+
+    /// Every level 4..=9 on [`shaped_inputs`] against Python's `zlib.compress`
+    /// (zlib 1.2.13) run now, with one reused state (so a call also checks the
+    /// state the previous one left). Needs the reference Python (as the interop
+    /// tests find it); without it, prints a notice and checks nothing, unless
+    /// `BEAKER_REQUIRE_REF=1`.
+    #[test]
+    fn matches_python_zlib_on_shaped_inputs() {
+        use std::io::Write as _;
+        let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let python = [
+            std::env::var_os("BEAKER_REF_PYTHON").map(std::path::PathBuf::from),
+            Some(manifest.join(".venv-ref/bin/python")),
+            Some(std::path::PathBuf::from("/work/.venv-ref/bin/python")),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|p| p.exists());
+        let Some(python) = python else {
+            assert!(
+                std::env::var("BEAKER_REQUIRE_REF").map_or(true, |v| v != "1"),
+                "BEAKER_REQUIRE_REF=1 but no reference Python found"
+            );
+            eprintln!("NOTICE: reference Python not found; zlib shaped-input check skipped");
+            return;
+        };
+        let inputs = shaped_inputs();
+        let script = "import sys, zlib, struct\n\
+            data = sys.stdin.buffer.read()\n\
+            out = sys.stdout.buffer\n\
+            pos = 0\n\
+            while pos < len(data):\n    \
+                (n,) = struct.unpack_from('<I', data, pos); pos += 4\n    \
+                x = data[pos:pos + n]; pos += n\n    \
+                for level in range(4, 10):\n        \
+                    z = zlib.compress(x, level)\n        \
+                    out.write(struct.pack('<I', len(z))); out.write(z)\n\
+            out.flush()\n";
+        let mut child = std::process::Command::new(python)
+            .args(["-c", script])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let payload: Vec<u8> = inputs
+            .iter()
+            .flat_map(|x| {
+                (x.len() as u32)
+                    .to_le_bytes()
+                    .into_iter()
+                    .chain(x.iter().copied())
+            })
+            .collect();
+        let writer = std::thread::spawn(move || stdin.write_all(&payload).unwrap());
+        let output = child.wait_with_output().unwrap();
+        writer.join().unwrap();
+        assert!(output.status.success());
+        let mut expected = output.stdout.as_slice();
+        let mut d = Deflate9::default();
+        let mut checked = 0;
+        for x in &inputs {
+            for level in 4..=9u8 {
+                let (len, rest) = expected.split_at(4);
+                let len = u32::from_le_bytes(len.try_into().unwrap()) as usize;
+                let (z, rest) = rest.split_at(len);
+                expected = rest;
+                let mut out = Vec::new();
+                d.compress_level(x, level, &mut out);
+                assert!(
+                    out == z,
+                    "differs from zlib 1.2.13: {} bytes, level {level}",
+                    x.len()
+                );
+                checked += 1;
+            }
+        }
+        assert!(expected.is_empty());
+        assert!(checked > 300, "{checked}");
+    }
+
     #[test]
     fn output_inflates_back() {
         let mut data = Vec::new();

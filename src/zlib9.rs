@@ -397,7 +397,12 @@ impl Bits<'_> {
 struct Matcher {
     window: Box<[u8; WINDOW_SIZE]>,
     head: Box<[u16; HASH_SIZE]>,
-    prev: Box<[u16; WSIZE]>,
+    /// zlib's `prev`, but indexed by the whole position rather than
+    /// `pos & WMASK`: the chain walk then needs no mask on its critical path.
+    /// The same links are read: a walk from `strstart` only follows positions
+    /// above `strstart - MAX_DIST`, whose zlib slot no later position has
+    /// taken over yet.
+    prev: Box<[u16; WINDOW_SIZE]>,
 }
 
 /// The block state of `trees.c`: symbol buffer, the three trees and the scratch
@@ -431,7 +436,7 @@ impl Default for Deflate9 {
             m: Matcher {
                 window: Box::new([0; WINDOW_SIZE]),
                 head: Box::new([NIL; HASH_SIZE]),
-                prev: Box::new([NIL; WSIZE]),
+                prev: Box::new([NIL; WINDOW_SIZE]),
             },
             t: Box::new(Trees {
                 ltree: Tree::new(),
@@ -552,7 +557,7 @@ fn longest_match(
         ..
     } = config;
     let w: &[u8; WINDOW_SIZE] = &m.window;
-    let prev: &[u16; WSIZE] = &m.prev;
+    let prev: &[u16; WINDOW_SIZE] = &m.prev;
     let mut chain = max_chain;
     let mut best_len = prev_length;
     if prev_length >= good_match {
@@ -589,7 +594,8 @@ fn longest_match(
                 }
             }
         }
-        cur_match = usize::from(prev.get(cur_match & WMASK).copied().unwrap_or(NIL));
+        // cur_match < WINDOW_SIZE (it is a u16): the lookup always hits
+        cur_match = usize::from(prev.get(cur_match).copied().unwrap_or(NIL));
         chain -= 1;
         if cur_match <= limit || chain == 0 {
             break;
@@ -661,7 +667,7 @@ impl Matcher {
         // ins_h <= HASH_MASK: the lookups below always hit
         let h = *ins_h as usize;
         let head = self.head.get(h).copied().unwrap_or(NIL);
-        if let Some(p) = self.prev.get_mut(pos & WMASK) {
+        if let Some(p) = self.prev.get_mut(pos & WINDOW_MASK) {
             *p = head;
         }
         if let Some(slot) = self.head.get_mut(h) {
@@ -745,16 +751,23 @@ impl Matcher {
     }
 
     /// `slide_hash`: positions move down by `WSIZE`; older ones become NIL.
+    /// The links of the upper half move down with their positions (zlib's
+    /// slot `n` holds the link of position `n + WSIZE` at this point, for every
+    /// such position already inserted); the upper half is rewritten by inserts
+    /// before it is read again.
     fn slide_hash(&mut self) {
-        let slide = |m: &mut u16| {
-            *m = if usize::from(*m) >= WSIZE {
-                *m - WSIZE as u16
+        let slide = |m: u16| {
+            if usize::from(m) >= WSIZE {
+                m - WSIZE as u16
             } else {
                 NIL
-            };
+            }
         };
-        self.head.iter_mut().for_each(slide);
-        self.prev.iter_mut().for_each(slide);
+        self.head.iter_mut().for_each(|m| *m = slide(*m));
+        let (low, high) = self.prev.split_at_mut(WSIZE);
+        for (l, &h) in low.iter_mut().zip(high.iter()) {
+            *l = slide(h);
+        }
     }
 }
 

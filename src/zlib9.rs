@@ -24,7 +24,6 @@ const WINDOW_SIZE: usize = 2 * WSIZE;
 const WINDOW_MASK: usize = WINDOW_SIZE - 1;
 /// Bytes zeroed past the data (`WIN_INIT`).
 const WIN_INIT: usize = MAX_MATCH;
-const WMASK: usize = WSIZE - 1;
 const HASH_BITS: u32 = 15;
 const HASH_SIZE: usize = 1 << HASH_BITS;
 const HASH_MASK: u32 = (HASH_SIZE as u32) - 1;

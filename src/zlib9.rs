@@ -397,7 +397,7 @@ struct Matcher {
     window: Box<[u8; WINDOW_SIZE]>,
     head: Box<[u16; HASH_SIZE]>,
     /// zlib's `prev`, but indexed by the whole position rather than
-    /// `pos & WMASK`: the chain walk then needs no mask on its critical path.
+    /// `pos & (WSIZE - 1)`: the chain walk then needs no mask on its critical path.
     /// The same links are read: a walk from `strstart` only follows positions
     /// above `strstart - MAX_DIST`, whose zlib slot no later position has
     /// taken over yet.

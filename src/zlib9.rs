@@ -627,8 +627,6 @@ impl Deflate9 {
         };
         let mut header: u16 = (0x78 << 8) | (flags << 6);
         header += 31 - header % 31;
-        // deflate never grows data by more than a few bytes per 16 K symbols
-        out.reserve(data.len() + data.len() / 1024 + 64);
         out.extend_from_slice(&header.to_be_bytes());
         let mut bits = Bits {
             out,

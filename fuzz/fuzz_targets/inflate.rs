@@ -35,7 +35,13 @@ fn reference(z: &[u8]) -> Option<Vec<u8>> {
         match status {
             flate2::Status::StreamEnd => return Some(out),
             _ if out.len() > CAP => return Some(out),
-            _ if out.len() == out.capacity() => out.reserve(out.len().min(CAP + 1)),
+            // Never more than CAP + 1 bytes of room: like the crate (and a capped
+            // Python decompressobj), output past the cap is seen before any error
+            // further on in the stream (e.g. its Adler-32).
+            _ if out.len() == out.capacity() => {
+                let room = (CAP + 1).saturating_sub(out.len());
+                out.reserve_exact(out.len().max(1024).min(room));
+            }
             _ if out.len() != before || d.total_in() as usize != consumed => {}
             _ => return None,
         }

@@ -197,8 +197,20 @@ fn operations() -> Vec<(String, Op)> {
             let cookie = case.cookie.clone();
             ops.push((
                 format!("decode/{}", case.name),
-                Box::new(move || codec.decode(&cookie).is_ok()),
+                Box::new({
+                    let codec = codec.clone();
+                    let cookie = cookie.clone();
+                    move || codec.decode(&cookie).is_ok()
+                }),
             ));
+            if ["bson_small", "bson_typical", "bson_large", "json_typical"]
+                .contains(&case.name.as_str())
+            {
+                ops.push((
+                    format!("decode_raw/{}", case.name),
+                    Box::new(move || codec.decode_raw(&cookie).is_ok()),
+                ));
+            }
         }
         let encodes = ["bson_small", "bson_typical", "bson_large", "json_typical"];
         if encodes.contains(&case.name.as_str())

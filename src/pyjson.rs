@@ -28,29 +28,17 @@ pub(crate) fn loads(bytes: &[u8], max_depth: usize) -> Result<Bson> {
         Text::Utf8(t) => (t.as_bytes(), Some(*t)),
         Text::Generalized(b) => (&b[..], None),
     };
-    Parser {
-        s,
-        utf8,
-        pos: 0,
-        max_depth,
-        placeholders: false,
-        key_error: None,
-    }
-    .parse()
+    let mut sink = DocSink::default();
+    Parser::new(s, utf8, max_depth).run(&mut sink)?;
+    sink.finish()
 }
 
 /// `json.loads(str)`: like [`loads`] on text that is already decoded (no encoding
 /// detection, so a leading U+FEFF is an error as in Python).
 pub(crate) fn loads_str(text: &str, max_depth: usize) -> Result<Bson> {
-    Parser {
-        s: text.as_bytes(),
-        utf8: Some(text),
-        pos: 0,
-        max_depth,
-        placeholders: false,
-        key_error: None,
-    }
-    .parse()
+    let mut sink = DocSink::default();
+    Parser::new(text.as_bytes(), Some(text), max_depth).run(&mut sink)?;
+    sink.finish()
 }
 
 /// Decoded JSON text: plain UTF-8 (the usual case, kept as `&str` so strings are
@@ -188,23 +176,69 @@ fn decode_utf32(b: &[u8], big_endian: bool) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// One open container of the iterative parser.
-enum Frame {
-    Array(Vec<Bson>),
-    /// The document so far and the key whose value is being parsed.
-    Object(Document, String),
-}
-
 /// The maximum number of digits CPython 3.11 converts to an int
 /// (`sys.get_int_max_str_digits()`); longer ones raise `ValueError`.
 const INT_MAX_STR_DIGITS: usize = 4300;
 
+/// The scanner: tokens, numbers, strings and the structure of the text. What it
+/// reads goes to a [`Sink`], which builds a `Bson` ([`DocSink`]) or BSON bytes
+/// ([`BsonSink`]).
 struct Parser<'a> {
     s: &'a [u8],
     /// `s` as text when it is plain UTF-8 (no surrogates).
     utf8: Option<&'a str>,
     pos: usize,
     max_depth: usize,
+    /// Open arrays/objects with content (empty ones never open).
+    depth: usize,
+}
+
+/// A scalar as the scanner reads it; strings borrow from the text when they can.
+enum Scalar<'a> {
+    Str(Cow<'a, str>),
+    /// A string with a lone surrogate: Python holds it, a `Bson` cannot.
+    LoneSurrogate,
+    Int(i64),
+    /// An integer beyond int64: Python holds it, a `Bson` cannot.
+    OutOfRange,
+    Double(f64),
+    Bool(bool),
+    Null,
+}
+
+/// An object key, or its lossy copy when it holds a lone surrogate.
+type Key<'a> = std::result::Result<Cow<'a, str>, String>;
+
+/// Where the scanner's values go, in text order. A value is a scalar, an empty
+/// container, or a `begin_*` … `end_*` run; object members are announced by keys.
+trait Sink<'a> {
+    /// The innermost open container: `Some(true)` for an array, `Some(false)` for
+    /// an object, `None` at the top level.
+    fn innermost(&self) -> Option<bool>;
+    fn scalar(&mut self, value: Scalar<'a>) -> Result<()>;
+    fn empty_object(&mut self) -> Result<()>;
+    fn empty_array(&mut self) -> Result<()>;
+    /// An object with members opens; `key` is its first key.
+    fn begin_object(&mut self, key: Key<'a>) -> Result<()>;
+    fn begin_array(&mut self) -> Result<()>;
+    /// The next key of the innermost object.
+    fn key(&mut self, key: Key<'a>) -> Result<()>;
+    fn end_object(&mut self) -> Result<()>;
+    fn end_array(&mut self) -> Result<()>;
+}
+
+/// One open container of [`DocSink`].
+enum Frame {
+    Array(Vec<Bson>),
+    /// The document so far and the key whose value is being parsed.
+    Object(Document, String),
+}
+
+/// Builds the `Bson` value `json.loads` returns.
+#[derive(Default)]
+struct DocSink {
+    stack: Vec<Frame>,
+    done: Option<Bson>,
     /// Whether a value Python accepts but `Bson` cannot hold was replaced by a
     /// placeholder ([`OUT_OF_RANGE`] or [`LONE_SURROGATE`]). Reported only if the text
     /// parses and the placeholder survives duplicate keys, as Python returns a value.
@@ -247,11 +281,431 @@ fn find_placeholder(value: &Bson, key: Option<&str>) -> Option<Error> {
     None
 }
 
+impl DocSink {
+    /// Attaches a finished value to its container (or keeps it as the result).
+    #[inline(always)]
+    fn attach(&mut self, value: Bson) {
+        match self.stack.last_mut() {
+            None => self.done = Some(value),
+            Some(Frame::Array(items)) => items.push(value),
+            // Python dict semantics: a duplicate key keeps its first position and
+            // takes the last value (IndexMap insert does that).
+            Some(Frame::Object(doc, key)) => {
+                doc.insert(std::mem::take(key), value);
+            }
+        }
+    }
+
+    fn key_text(&mut self, key: Key<'_>) -> String {
+        match key {
+            Ok(k) => k.into_owned(),
+            Err(lossy) => {
+                if self.key_error.is_none() {
+                    // The top-level key under which the key sits (`""` once a
+                    // top-level member is attached), as the error names it.
+                    let top = match self.stack.first() {
+                        Some(Frame::Object(_, key)) => Some(key.clone()),
+                        _ => None,
+                    };
+                    self.key_error = Some(Error::LoneSurrogate { key: top });
+                }
+                lossy
+            }
+        }
+    }
+
+    /// The parsed value, or the error for a placeholder or key that survived.
+    fn finish(mut self) -> Result<Bson> {
+        let value = self
+            .done
+            .take()
+            .ok_or_else(|| Error::InvalidJson("internal parser state".into()))?;
+        if self.placeholders {
+            let found = match &value {
+                Bson::Document(d) => d.iter().find_map(|(k, v)| find_placeholder(v, Some(k))),
+                other => find_placeholder(other, None),
+            };
+            if let Some(e) = found {
+                return Err(e);
+            }
+        }
+        match self.key_error.take() {
+            Some(e) => Err(e),
+            None => Ok(value),
+        }
+    }
+}
+
+impl<'a> Sink<'a> for DocSink {
+    #[inline]
+    fn innermost(&self) -> Option<bool> {
+        self.stack.last().map(|f| matches!(f, Frame::Array(_)))
+    }
+
+    #[inline]
+    fn scalar(&mut self, value: Scalar<'a>) -> Result<()> {
+        let value = match value {
+            Scalar::Str(s) => Bson::String(s.into_owned()),
+            Scalar::Int(n) => match i32::try_from(n) {
+                Ok(small) => Bson::Int32(small),
+                Err(_) => Bson::Int64(n),
+            },
+            Scalar::Double(x) => Bson::Double(x),
+            Scalar::Bool(b) => Bson::Boolean(b),
+            Scalar::Null => Bson::Null,
+            Scalar::LoneSurrogate => {
+                self.placeholders = true;
+                LONE_SURROGATE
+            }
+            Scalar::OutOfRange => {
+                self.placeholders = true;
+                OUT_OF_RANGE
+            }
+        };
+        self.attach(value);
+        Ok(())
+    }
+
+    #[inline]
+    fn empty_object(&mut self) -> Result<()> {
+        self.attach(Bson::Document(Document::new()));
+        Ok(())
+    }
+
+    #[inline]
+    fn empty_array(&mut self) -> Result<()> {
+        self.attach(Bson::Array(Vec::new()));
+        Ok(())
+    }
+
+    #[inline]
+    fn begin_object(&mut self, key: Key<'a>) -> Result<()> {
+        let key = self.key_text(key);
+        self.stack.push(Frame::Object(Document::new(), key));
+        Ok(())
+    }
+
+    #[inline]
+    fn begin_array(&mut self) -> Result<()> {
+        self.stack.push(Frame::Array(Vec::new()));
+        Ok(())
+    }
+
+    #[inline]
+    fn key(&mut self, key: Key<'a>) -> Result<()> {
+        let k = self.key_text(key);
+        if let Some(Frame::Object(_, key)) = self.stack.last_mut() {
+            *key = k;
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn end_object(&mut self) -> Result<()> {
+        match self.stack.pop() {
+            Some(Frame::Object(doc, _)) => self.attach(Bson::Document(doc)),
+            _ => return err("internal parser state"),
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn end_array(&mut self) -> Result<()> {
+        match self.stack.pop() {
+            Some(Frame::Array(items)) => self.attach(Bson::Array(items)),
+            _ => return err("internal parser state"),
+        }
+        Ok(())
+    }
+}
+
+/// `json.loads(bytes)` of a JSON object written straight into `out` as a BSON
+/// document, leaving out the top-level key `skip_key` (`dict.pop`), for a caller
+/// that would otherwise convert [`loads`]' `Document` with `RawDocumentBuf`.
+///
+/// `Ok(true)`: `out` holds exactly that conversion (same order, same types).
+/// `Ok(false)`: the text is one the writer leaves to [`loads`] (not plain UTF-8, not
+/// an object, a duplicate key, a key with NUL, a value `Bson` cannot hold); `out`
+/// is then unspecified. Errors are those [`loads`] returns for the text.
+pub(crate) fn loads_to_bson(
+    bytes: &[u8],
+    max_depth: usize,
+    skip_key: Option<&str>,
+    out: &mut Vec<u8>,
+) -> Result<bool> {
+    let Text::Utf8(text) = decode_text(bytes)? else {
+        return Ok(false);
+    };
+    let mut parser = Parser::new(text.as_bytes(), Some(text), max_depth);
+    parser.skip_ws();
+    if parser.peek() != Some(b'{') {
+        return Ok(false);
+    }
+    let mut sink = BsonSink {
+        out,
+        stack: Vec::new(),
+        keys: Vec::new(),
+        type_at: 0,
+        skip_key,
+        drop_from: None,
+        fallback: false,
+    };
+    match parser.run(&mut sink) {
+        Ok(()) => Ok(!sink.fallback),
+        Err(_) if sink.fallback => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// One open container of [`BsonSink`].
+struct Open {
+    /// Where the container's length prefix is in the output.
+    start: usize,
+    /// The next element name of an array; `None` for an object.
+    index: Option<usize>,
+    /// Where the container's keys start in [`BsonSink::keys`].
+    keys_from: usize,
+}
+
+/// Writes BSON as `RawDocumentBuf::try_from(&Document)` would for the `Document`
+/// [`DocSink`] builds; gives up ([`BsonSink::bail`]) where the two could differ.
+struct BsonSink<'o, 'k> {
+    out: &'o mut Vec<u8>,
+    stack: Vec<Open>,
+    /// The keys of the open objects (hash, start in `out`, length), to spot
+    /// duplicates, whose dict semantics the byte stream cannot follow.
+    keys: Vec<(u64, usize, usize)>,
+    /// Where the type byte of the element whose value comes next is.
+    type_at: usize,
+    skip_key: Option<&'k str>,
+    /// The start of a skipped top-level member, dropped once its value is written.
+    drop_from: Option<usize>,
+    /// Set by [`BsonSink::bail`]: the error that stopped the scan means "use loads".
+    fallback: bool,
+}
+
+/// A cheap hash of a key, so that duplicate checks rarely compare bytes.
+fn key_hash(k: &[u8]) -> u64 {
+    const MUL: u64 = 0x517c_c1b7_2722_0a95;
+    let mix = |h: u64, w: u64| (h.rotate_left(5) ^ w).wrapping_mul(MUL);
+    let mut h = (k.len() as u64).wrapping_mul(MUL);
+    let mut chunks = k.chunks_exact(8);
+    for c in &mut chunks {
+        if let Ok(w) = <[u8; 8]>::try_from(c) {
+            h = mix(h, u64::from_le_bytes(w));
+        }
+    }
+    // Byte by byte, not via a copy to memory (whose 8-byte reload stalls).
+    let tail = chunks
+        .remainder()
+        .iter()
+        .rev()
+        .fold(0u64, |w, &b| (w << 8) | u64::from(b));
+    mix(h, tail)
+}
+
+impl BsonSink<'_, '_> {
+    /// Stops the scan; the caller falls back to [`loads`].
+    fn bail(&mut self) -> Result<()> {
+        self.fallback = true;
+        Err(Error::InvalidJson(String::new()))
+    }
+
+    /// Starts the element a value of BSON type `ty` fills: array elements get their
+    /// name here, object members got theirs with the key.
+    fn element(&mut self, ty: u8) {
+        match self.stack.last_mut() {
+            Some(Open { index: Some(i), .. }) => {
+                self.out.push(ty);
+                if *i < 10 {
+                    // Single-digit index; the cast cannot truncate.
+                    self.out.push(b'0' + *i as u8);
+                } else {
+                    self.out
+                        .extend_from_slice(itoa::Buffer::new().format(*i).as_bytes());
+                }
+                self.out.push(0);
+                *i += 1;
+            }
+            Some(_) => {
+                if let Some(b) = self.out.get_mut(self.type_at) {
+                    *b = ty;
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// A value ended: a skipped top-level member is dropped.
+    fn value_done(&mut self) {
+        if self.stack.len() == 1
+            && let Some(at) = self.drop_from.take()
+        {
+            self.out.truncate(at);
+        }
+    }
+
+    /// Opens a document or array (its length is patched at the end).
+    fn open(&mut self, index: Option<usize>) {
+        self.stack.push(Open {
+            start: self.out.len(),
+            index,
+            keys_from: self.keys.len(),
+        });
+        self.out.extend_from_slice(&[0; 4]);
+    }
+
+    fn close(&mut self) -> Result<()> {
+        let Some(open) = self.stack.pop() else {
+            return self.bail();
+        };
+        self.out.push(0);
+        let Ok(len) = i32::try_from(self.out.len().saturating_sub(open.start)) else {
+            return self.bail();
+        };
+        if let Some(slot) = self.out.get_mut(open.start..open.start + 4) {
+            slot.copy_from_slice(&len.to_le_bytes());
+        }
+        self.keys.truncate(open.keys_from);
+        self.value_done();
+        Ok(())
+    }
+}
+
+impl<'a> Sink<'a> for BsonSink<'_, '_> {
+    fn innermost(&self) -> Option<bool> {
+        self.stack.last().map(|o| o.index.is_some())
+    }
+
+    fn scalar(&mut self, value: Scalar<'a>) -> Result<()> {
+        if self.stack.is_empty() {
+            return self.bail();
+        }
+        match value {
+            Scalar::Str(s) => {
+                let Ok(len) = i32::try_from(s.len() + 1) else {
+                    return self.bail();
+                };
+                self.element(0x02);
+                self.out.extend_from_slice(&len.to_le_bytes());
+                self.out.extend_from_slice(s.as_bytes());
+                self.out.push(0);
+            }
+            Scalar::Int(n) => match i32::try_from(n) {
+                Ok(small) => {
+                    self.element(0x10);
+                    self.out.extend_from_slice(&small.to_le_bytes());
+                }
+                Err(_) => {
+                    self.element(0x12);
+                    self.out.extend_from_slice(&n.to_le_bytes());
+                }
+            },
+            Scalar::Double(x) => {
+                self.element(0x01);
+                self.out.extend_from_slice(&x.to_le_bytes());
+            }
+            Scalar::Bool(b) => {
+                self.element(0x08);
+                self.out.push(u8::from(b));
+            }
+            Scalar::Null => self.element(0x0A),
+            Scalar::LoneSurrogate | Scalar::OutOfRange => return self.bail(),
+        }
+        self.value_done();
+        Ok(())
+    }
+
+    fn empty_object(&mut self) -> Result<()> {
+        self.element(0x03);
+        self.out.extend_from_slice(&[5, 0, 0, 0, 0]);
+        self.value_done();
+        Ok(())
+    }
+
+    fn empty_array(&mut self) -> Result<()> {
+        if self.stack.is_empty() {
+            return self.bail();
+        }
+        self.element(0x04);
+        self.out.extend_from_slice(&[5, 0, 0, 0, 0]);
+        self.value_done();
+        Ok(())
+    }
+
+    fn begin_object(&mut self, key: Key<'a>) -> Result<()> {
+        self.element(0x03);
+        self.open(None);
+        self.key(key)
+    }
+
+    fn begin_array(&mut self) -> Result<()> {
+        if self.stack.is_empty() {
+            return self.bail();
+        }
+        self.element(0x04);
+        self.open(Some(0));
+        Ok(())
+    }
+
+    fn key(&mut self, key: Key<'a>) -> Result<()> {
+        let Ok(key) = key else {
+            return self.bail();
+        };
+        let k = key.as_bytes();
+        if k.contains(&0) {
+            // BSON cannot hold it, unless a later duplicate or `skip_key` drops it.
+            return self.bail();
+        }
+        if self.stack.len() == 1 && self.skip_key == Some(&*key) {
+            // Every occurrence goes (dict.pop), so it needs no duplicate check.
+            self.drop_from = Some(self.out.len());
+        } else {
+            let hash = key_hash(k);
+            let from = self.stack.last().map_or(0, |o| o.keys_from);
+            let out = &*self.out;
+            let seen = self
+                .keys
+                .get(from..)
+                .unwrap_or_default()
+                .iter()
+                .any(|&(h, at, len)| h == hash && out.get(at..at.saturating_add(len)) == Some(k));
+            if seen {
+                return self.bail();
+            }
+            self.keys.push((hash, self.out.len() + 1, k.len()));
+        }
+        self.type_at = self.out.len();
+        self.out.push(0);
+        self.out.extend_from_slice(k);
+        self.out.push(0);
+        Ok(())
+    }
+
+    fn end_object(&mut self) -> Result<()> {
+        self.close()
+    }
+
+    fn end_array(&mut self) -> Result<()> {
+        self.close()
+    }
+}
+
 fn err<T>(msg: &str) -> Result<T> {
     Err(Error::InvalidJson(msg.to_owned()))
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
+    fn new(s: &'a [u8], utf8: Option<&'a str>, max_depth: usize) -> Self {
+        Parser {
+            s,
+            utf8,
+            pos: 0,
+            max_depth,
+            depth: 0,
+        }
+    }
+
     fn peek(&self) -> Option<u8> {
         self.s.get(self.pos).copied()
     }
@@ -262,65 +716,53 @@ impl Parser<'_> {
         }
     }
 
-    fn parse(mut self) -> Result<Bson> {
-        let mut stack: Vec<Frame> = Vec::new();
+    /// Scans one JSON value (the whole text) into `sink`.
+    fn run<S: Sink<'a>>(&mut self, sink: &mut S) -> Result<()> {
         self.skip_ws();
         loop {
-            // Parse one value; containers with content push a frame and loop.
-            let mut value = match self.peek() {
+            // One value; containers with content open and loop.
+            match self.peek() {
                 Some(b'{') => {
-                    self.enter(stack.len())?;
+                    self.enter()?;
                     self.pos += 1;
                     self.skip_ws();
                     if self.peek() == Some(b'}') {
                         self.pos += 1;
-                        Bson::Document(Document::new())
+                        sink.empty_object()?;
                     } else {
-                        let key = self.parse_key(&stack)?;
-                        stack.push(Frame::Object(Document::new(), key));
+                        self.parse_key(sink, true)?;
+                        self.depth += 1;
                         continue;
                     }
                 }
                 Some(b'[') => {
-                    self.enter(stack.len())?;
+                    self.enter()?;
                     self.pos += 1;
                     self.skip_ws();
                     if self.peek() == Some(b']') {
                         self.pos += 1;
-                        Bson::Array(Vec::new())
+                        sink.empty_array()?;
                     } else {
-                        stack.push(Frame::Array(Vec::new()));
+                        sink.begin_array()?;
+                        self.depth += 1;
                         continue;
                     }
                 }
-                _ => self.parse_scalar()?,
-            };
-            // Attach the value to its container, closing containers as they end.
+                _ => {
+                    self.parse_scalar(sink)?;
+                }
+            }
+            // After a value: the next one, or containers closing.
             loop {
-                match stack.last_mut() {
+                match sink.innermost() {
                     None => {
                         self.skip_ws();
                         if self.pos != self.s.len() {
                             return err("Extra data");
                         }
-                        if self.placeholders {
-                            let found = match &value {
-                                Bson::Document(d) => {
-                                    d.iter().find_map(|(k, v)| find_placeholder(v, Some(k)))
-                                }
-                                other => find_placeholder(other, None),
-                            };
-                            if let Some(e) = found {
-                                return Err(e);
-                            }
-                        }
-                        return match self.key_error.take() {
-                            Some(e) => Err(e),
-                            None => Ok(value),
-                        };
+                        return Ok(());
                     }
-                    Some(Frame::Array(items)) => {
-                        items.push(value);
+                    Some(true) => {
                         self.skip_ws();
                         match self.peek() {
                             Some(b',') => {
@@ -330,35 +772,25 @@ impl Parser<'_> {
                             }
                             Some(b']') => {
                                 self.pos += 1;
-                                value = match stack.pop() {
-                                    Some(Frame::Array(items)) => Bson::Array(items),
-                                    _ => return err("internal parser state"),
-                                };
+                                self.depth = self.depth.saturating_sub(1);
+                                sink.end_array()?;
                             }
                             _ => return err("Expecting ',' delimiter"),
                         }
                     }
-                    Some(Frame::Object(doc, key)) => {
-                        // Python dict semantics: a duplicate key keeps its first
-                        // position and takes the last value (IndexMap insert does that).
-                        doc.insert(std::mem::take(key), value);
+                    Some(false) => {
                         self.skip_ws();
                         match self.peek() {
                             Some(b',') => {
                                 self.pos += 1;
                                 self.skip_ws();
-                                let k = self.parse_key(&stack)?;
-                                if let Some(Frame::Object(_, key)) = stack.last_mut() {
-                                    *key = k;
-                                }
+                                self.parse_key(sink, false)?;
                                 break;
                             }
                             Some(b'}') => {
                                 self.pos += 1;
-                                value = match stack.pop() {
-                                    Some(Frame::Object(doc, _)) => Bson::Document(doc),
-                                    _ => return err("internal parser state"),
-                                };
+                                self.depth = self.depth.saturating_sub(1);
+                                sink.end_object()?;
                             }
                             _ => return err("Expecting ',' delimiter"),
                         }
@@ -369,8 +801,8 @@ impl Parser<'_> {
     }
 
     /// Python enters a recursion level for every array/object, empty ones included.
-    fn enter(&self, open: usize) -> Result<()> {
-        if open >= self.max_depth {
+    fn enter(&self) -> Result<()> {
+        if self.depth >= self.max_depth {
             return Err(Error::NestingTooDeep {
                 limit: self.max_depth,
             });
@@ -378,69 +810,78 @@ impl Parser<'_> {
         Ok(())
     }
 
-    /// A key, the colon and the whitespace after it.
-    fn parse_key(&mut self, stack: &[Frame]) -> Result<String> {
+    /// A key (handed to the sink: the first of an object opens it), the colon and
+    /// the whitespace after it.
+    #[inline(always)]
+    fn parse_key<S: Sink<'a>>(&mut self, sink: &mut S, first: bool) -> Result<()> {
         if self.peek() != Some(b'"') {
             return err("Expecting property name enclosed in double quotes");
         }
         self.pos += 1;
-        let key = match self.parse_string()? {
-            Ok(k) => k,
-            Err(lossy) => {
-                if self.key_error.is_none() {
-                    self.key_error = Some(Error::LoneSurrogate {
-                        key: Self::top_key(stack),
-                    });
-                }
-                lossy
+        // A sink error here wins over a missing colon: harmless, as both stop the
+        // scan and the colon error is what loads reports when BsonSink gives up.
+        self.parse_string_with(|k| {
+            if first {
+                sink.begin_object(k)
+            } else {
+                sink.key(k)
             }
-        };
+        })?;
         self.skip_ws();
         if self.peek() != Some(b':') {
             return err("Expecting ':' delimiter");
         }
         self.pos += 1;
         self.skip_ws();
-        Ok(key)
-    }
-
-    /// The top-level key under which the current value sits, for error messages.
-    fn top_key(stack: &[Frame]) -> Option<String> {
-        match stack.first() {
-            Some(Frame::Object(_, key)) => Some(key.clone()),
-            _ => None,
-        }
+        Ok(())
     }
 
     fn starts_with(&self, lit: &[u8]) -> bool {
         self.s.get(self.pos..).is_some_and(|r| r.starts_with(lit))
     }
 
-    fn parse_scalar(&mut self) -> Result<Bson> {
-        let lit = |p: &mut Self, text: &[u8], v: Bson| {
-            if p.starts_with(text) {
-                p.pos += text.len();
-                Ok(v)
-            } else {
-                err("Expecting value")
-            }
-        };
+    /// A literal token, or "Expecting value".
+    fn literal(&mut self, text: &[u8]) -> Result<()> {
+        if self.starts_with(text) {
+            self.pos += text.len();
+            Ok(())
+        } else {
+            err("Expecting value")
+        }
+    }
+
+    /// A scalar, handed to `sink` where it is read (so that no `Scalar` is built in
+    /// memory and copied: that copy stalled store forwarding).
+    #[inline(always)]
+    fn parse_scalar<S: Sink<'a>>(&mut self, sink: &mut S) -> Result<()> {
         match self.peek() {
             Some(b'"') => {
                 self.pos += 1;
-                Ok(match self.parse_string()? {
-                    Ok(s) => Bson::String(s),
-                    Err(_) => {
-                        self.placeholders = true;
-                        LONE_SURROGATE
-                    }
+                self.parse_string_with(|s| match s {
+                    Ok(s) => sink.scalar(Scalar::Str(s)),
+                    Err(_) => sink.scalar(Scalar::LoneSurrogate),
                 })
             }
-            Some(b'n') => lit(self, b"null", Bson::Null),
-            Some(b't') => lit(self, b"true", Bson::Boolean(true)),
-            Some(b'f') => lit(self, b"false", Bson::Boolean(false)),
-            Some(b'N') => lit(self, b"NaN", Bson::Double(f64::NAN)),
-            Some(b'I') => lit(self, b"Infinity", Bson::Double(f64::INFINITY)),
+            Some(b'n') => {
+                self.literal(b"null")?;
+                sink.scalar(Scalar::Null)
+            }
+            Some(b't') => {
+                self.literal(b"true")?;
+                sink.scalar(Scalar::Bool(true))
+            }
+            Some(b'f') => {
+                self.literal(b"false")?;
+                sink.scalar(Scalar::Bool(false))
+            }
+            Some(b'N') => {
+                self.literal(b"NaN")?;
+                sink.scalar(Scalar::Double(f64::NAN))
+            }
+            Some(b'I') => {
+                self.literal(b"Infinity")?;
+                sink.scalar(Scalar::Double(f64::INFINITY))
+            }
             Some(b'-')
                 if self
                     .s
@@ -448,9 +889,9 @@ impl Parser<'_> {
                     .is_some_and(|r| r.starts_with(b"Infinity")) =>
             {
                 self.pos += 9;
-                Ok(Bson::Double(f64::NEG_INFINITY))
+                sink.scalar(Scalar::Double(f64::NEG_INFINITY))
             }
-            _ => self.parse_number(),
+            _ => self.parse_number(sink),
         }
     }
 
@@ -462,7 +903,8 @@ impl Parser<'_> {
 
     /// CPython's `_match_number_unicode`: `-?(0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?`,
     /// backing off a `.` or exponent that is not followed by digits.
-    fn parse_number(&mut self) -> Result<Bson> {
+    #[inline(always)]
+    fn parse_number<S: Sink<'a>>(&mut self, sink: &mut S) -> Result<()> {
         let start = self.pos;
         let negative = self.peek() == Some(b'-');
         if negative {
@@ -512,10 +954,10 @@ impl Parser<'_> {
             // The matched text is ASCII by construction.
             let text = std::str::from_utf8(text).unwrap_or_default();
             // Rust's parser is correctly rounded like Python's float(); overflow → inf.
-            return text
-                .parse::<f64>()
-                .map(Bson::Double)
-                .or_else(|_| err("invalid number"));
+            return match text.parse::<f64>() {
+                Ok(x) => sink.scalar(Scalar::Double(x)),
+                Err(_) => err("invalid number"),
+            };
         }
         let ndigits = int_end.saturating_sub(start + usize::from(negative));
         if ndigits > INT_MAX_STR_DIGITS {
@@ -527,14 +969,8 @@ impl Parser<'_> {
             acc.and_then(i64::checked_neg)
         };
         match value {
-            Some(v) => Ok(match i32::try_from(v) {
-                Ok(small) => Bson::Int32(small),
-                Err(_) => Bson::Int64(v),
-            }),
-            None => {
-                self.placeholders = true;
-                Ok(OUT_OF_RANGE)
-            }
+            Some(n) => sink.scalar(Scalar::Int(n)),
+            None => sink.scalar(Scalar::OutOfRange),
         }
     }
 
@@ -559,7 +995,9 @@ impl Parser<'_> {
     /// The rest of a string after its opening quote (CPython's `scanstring`, strict).
     ///
     /// The inner `Err` is a lossy copy of a string holding a lone surrogate.
-    fn parse_string(&mut self) -> Result<std::result::Result<String, String>> {
+    /// The string is handed to `f` (like scalars to their sink, without a copy).
+    #[inline(always)]
+    fn parse_string_with<R>(&mut self, f: impl FnOnce(Key<'a>) -> Result<R>) -> Result<R> {
         let start = self.pos;
         // Fast path: no escapes.
         let rest = self.s.get(start..).unwrap_or_default();
@@ -574,13 +1012,21 @@ impl Parser<'_> {
                 self.pos += 1;
                 // Quotes are ASCII, so the slice of plain UTF-8 text is a whole `str`.
                 if let Some(text) = self.utf8.and_then(|t| t.get(start..end)) {
-                    return Ok(Ok(text.to_owned()));
+                    return f(Ok(Cow::Borrowed(text)));
                 }
-                return Ok(finish_string(rest.get(..end - start).unwrap_or_default()));
+                return f(finish_string(rest.get(..end - start).unwrap_or_default()));
             }
             Some(b'\\') => {}
             Some(_) => return err("Invalid control character"),
         }
+        let s = self.parse_escaped(start)?;
+        f(s)
+    }
+
+    /// The rest of a string from its first backslash at `self.pos` (`start`: after
+    /// the opening quote); kept out of line, as most strings have no escapes.
+    #[inline(never)]
+    fn parse_escaped(&mut self, start: usize) -> Result<Key<'a>> {
         let mut buf: Vec<u8> = self.s.get(start..self.pos).unwrap_or_default().to_vec();
         loop {
             match self.peek() {
@@ -631,9 +1077,9 @@ impl Parser<'_> {
 }
 
 /// Converts generalized UTF-8 to a `String`; only surrogates can fail here.
-fn finish_string(raw: &[u8]) -> std::result::Result<String, String> {
+fn finish_string(raw: &[u8]) -> Key<'static> {
     match std::str::from_utf8(raw) {
-        Ok(s) => Ok(s.to_owned()),
+        Ok(s) => Ok(Cow::Owned(s.to_owned())),
         Err(_) => Err(String::from_utf8_lossy(raw).into_owned()),
     }
 }

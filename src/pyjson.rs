@@ -443,8 +443,9 @@ pub(crate) fn loads_to_bson(
     }
     let mut sink = BsonSink {
         out,
-        stack: Vec::new(),
-        keys: Vec::new(),
+        // Typical sessions: a few levels, a few dozen keys.
+        stack: Vec::with_capacity(8),
+        keys: Vec::with_capacity(64),
         type_at: 0,
         skip_key,
         drop_from: None,
@@ -465,6 +466,8 @@ struct Open {
     index: Option<usize>,
     /// Where the container's keys start in [`BsonSink::keys`].
     keys_from: usize,
+    /// One bit per key hash seen (top six bits): most keys need no scan of `keys`.
+    bloom: u64,
 }
 
 /// Writes BSON as `RawDocumentBuf::try_from(&Document)` would for the `Document`
@@ -484,24 +487,28 @@ struct BsonSink<'o, 'k> {
     fallback: bool,
 }
 
-/// A cheap hash of a key, so that duplicate checks rarely compare bytes.
-fn key_hash(k: &[u8]) -> u64 {
+/// A cheap hash of a key, so that duplicate checks rarely compare bytes; `None`
+/// if the key holds NUL (found on the way, as BSON cannot hold it).
+fn key_hash(k: &[u8]) -> Option<u64> {
     const MUL: u64 = 0x517c_c1b7_2722_0a95;
     let mix = |h: u64, w: u64| (h.rotate_left(5) ^ w).wrapping_mul(MUL);
     let mut h = (k.len() as u64).wrapping_mul(MUL);
+    let mut nul = 0;
     let mut chunks = k.chunks_exact(8);
     for c in &mut chunks {
         if let Ok(w) = <[u8; 8]>::try_from(c) {
-            h = mix(h, u64::from_le_bytes(w));
+            let w = u64::from_le_bytes(w);
+            nul |= w.wrapping_sub(LOW) & !w & HIGH;
+            h = mix(h, w);
         }
     }
     // Byte by byte, not via a copy to memory (whose 8-byte reload stalls).
-    let tail = chunks
-        .remainder()
-        .iter()
-        .rev()
-        .fold(0u64, |w, &b| (w << 8) | u64::from(b));
-    mix(h, tail)
+    let mut tail = 0u64;
+    for &b in chunks.remainder().iter().rev() {
+        nul |= u64::from(b == 0);
+        tail = (tail << 8) | u64::from(b);
+    }
+    (nul == 0).then(|| mix(h, tail))
 }
 
 impl BsonSink<'_, '_> {
@@ -551,6 +558,7 @@ impl BsonSink<'_, '_> {
             start: self.out.len(),
             index,
             keys_from: self.keys.len(),
+            bloom: 0,
         });
         self.out.extend_from_slice(&[0; 4]);
     }
@@ -648,31 +656,40 @@ impl<'a> Sink<'a> for BsonSink<'_, '_> {
         Ok(())
     }
 
+    #[inline]
     fn key(&mut self, key: Key<'a>) -> Result<()> {
         let Ok(key) = key else {
             return self.bail();
         };
         let k = key.as_bytes();
-        if k.contains(&0) {
-            // BSON cannot hold it, unless a later duplicate or `skip_key` drops it.
-            return self.bail();
-        }
         if self.stack.len() == 1 && self.skip_key == Some(&*key) {
             // Every occurrence goes (dict.pop), so it needs no duplicate check.
             self.drop_from = Some(self.out.len());
         } else {
-            let hash = key_hash(k);
-            let from = self.stack.last().map_or(0, |o| o.keys_from);
-            let out = &*self.out;
-            let seen = self
-                .keys
-                .get(from..)
-                .unwrap_or_default()
-                .iter()
-                .any(|&(h, at, len)| h == hash && out.get(at..at.saturating_add(len)) == Some(k));
-            if seen {
+            let Some(hash) = key_hash(k) else {
+                // BSON cannot hold it, unless a later duplicate or `skip_key` drops it.
                 return self.bail();
+            };
+            let Some(open) = self.stack.last_mut() else {
+                return self.bail();
+            };
+            let bit = 1u64 << (hash >> 58);
+            if open.bloom & bit != 0 {
+                let out = &*self.out;
+                let from = open.keys_from;
+                let seen = self
+                    .keys
+                    .get(from..)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|&(h, at, len)| {
+                        h == hash && out.get(at..at.saturating_add(len)) == Some(k)
+                    });
+                if seen {
+                    return self.bail();
+                }
             }
+            open.bloom |= bit;
             self.keys.push((hash, self.out.len() + 1, k.len()));
         }
         self.type_at = self.out.len();
@@ -1001,10 +1018,7 @@ impl<'a> Parser<'a> {
         let start = self.pos;
         // Fast path: no escapes.
         let rest = self.s.get(start..).unwrap_or_default();
-        let stop = rest
-            .iter()
-            .position(|&c| c == b'"' || c == b'\\' || c < 0x20);
-        self.pos = start + stop.unwrap_or(rest.len());
+        self.pos = start + string_stop(rest);
         match self.peek() {
             None => return err("Unterminated string"),
             Some(b'"') => {
@@ -1074,6 +1088,40 @@ impl<'a> Parser<'a> {
             }
         }
     }
+}
+
+/// Bytes 0x01 repeated: with [`HIGH`], the classic "has a zero byte" word test.
+const LOW: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The index of the first `"`, `\\` or control character in `b` (its length if
+/// none), eight bytes at a time. In each test below the lowest flagged byte is
+/// exact (borrows only run upwards), so the lowest of all is the first match.
+fn string_stop(b: &[u8]) -> usize {
+    let mut chunks = b.chunks_exact(8);
+    let mut at = 0;
+    for c in &mut chunks {
+        let Ok(w) = <[u8; 8]>::try_from(c) else {
+            break;
+        };
+        let w = u64::from_le_bytes(w);
+        let quote = w ^ (LOW * u64::from(b'"'));
+        let backslash = w ^ (LOW * u64::from(b'\\'));
+        let found = (quote.wrapping_sub(LOW) & !quote)
+            | (backslash.wrapping_sub(LOW) & !backslash)
+            | (w.wrapping_sub(LOW * 0x20) & !w);
+        let found = found & HIGH;
+        if found != 0 {
+            // At most 7: the byte index of the lowest flagged high bit.
+            return at + (found.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    let tail = b.get(at..).unwrap_or_default();
+    at + tail
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .unwrap_or(tail.len())
 }
 
 /// Converts generalized UTF-8 to a `String`; only surrogates can fail here.

@@ -1538,6 +1538,58 @@ mod tests {
         }
     }
 
+    /// What `loads_to_bson` must write when it takes the fast path: `loads`'
+    /// document minus `skip` converted by `RawDocumentBuf` (bytes, so array element
+    /// names count too); its errors must be `loads`' own.
+    fn check_loads_to_bson(input: &[u8], skip: Option<&str>) -> std::result::Result<bool, String> {
+        let mut out = Vec::new();
+        let fast = loads_to_bson(input, 6, skip, &mut out);
+        let slow = loads(input, 6);
+        match (fast, slow) {
+            (Ok(false), _) => Ok(false),
+            (Ok(true), Ok(Bson::Document(mut d))) => {
+                if let Some(k) = skip {
+                    d.remove(k);
+                }
+                let want = bson::RawDocumentBuf::try_from(&d).map_err(|e| format!("{e}"))?;
+                if want.as_bytes() == out.as_slice() {
+                    Ok(true)
+                } else {
+                    Err(format!(
+                        "wrote {out:?}, RawDocumentBuf {:?}",
+                        want.as_bytes()
+                    ))
+                }
+            }
+            (Err(a), Err(b)) if format!("{a:?}") == format!("{b:?}") => Ok(false),
+            (a, b) => Err(format!("loads_to_bson {a:?}, loads {b:?}")),
+        }
+    }
+
+    #[test]
+    fn loads_to_bson_matches_loads_on_cpython_cases() {
+        let cases = fixture("loads.json");
+        let mut fast = 0;
+        for case in &cases {
+            let input = unhex(case["input_hex"].as_str().expect("hex"));
+            for skip in [None, Some("a")] {
+                match check_loads_to_bson(&input, skip) {
+                    Ok(taken) => fast += usize::from(taken),
+                    Err(e) => panic!("{}: {e}", case["name"]),
+                }
+            }
+        }
+        // Dozens of them (objects without duplicates etc.) take the fast path.
+        assert!(fast > 40, "{fast}");
+    }
+
+    #[test]
+    fn typical_session_takes_the_fast_path() {
+        let claims = br#"{"_id":"f6040d403b5f45ae94432b32c77dc60a","_creation_time":1795092602.995901,"user_id":103353,"tenant_id":9585270087363,"display_name":"Zo\u00eb M\u00fcller","roles":["editor","reviewer","billing:read"],"mfa_verified":true,"x":null,"preferences":{"theme":"dark","page_size":50,"notifications":{"email":true,"digest":"weekly"}},"cart":[{"sku":"BK-91844","qty":1,"price":24.9},{"sku":"MG-83323","qty":2,"price":7.5}],"recently_viewed":[1,2,3,4,5,6,7,8,9,10,11,12],"e":{},"l":[],"bsZ":""}"#;
+        assert_eq!(check_loads_to_bson(claims, Some("bsZ")), Ok(true));
+        assert_eq!(check_loads_to_bson(claims, None), Ok(true));
+    }
+
     #[test]
     fn loads_matches_cpython() {
         let cases = fixture("loads.json");
@@ -1753,7 +1805,21 @@ mod tests {
                     let text = text.expect("JSON types always serialize");
                     let back = loads(text.as_bytes(), 64).expect("own output parses");
                     prop_assert_eq!(normal(&back), want.clone());
+                    let mut bsz = doc.clone();
+                    bsz.insert("bsZ", "x");
+                    for input in [text.clone(), dumps_default(&bsz).expect("serializes")] {
+                        prop_assert_eq!(check_loads_to_bson(input.as_bytes(), Some("bsZ")).err(), None);
+                    }
                 }
+            }
+
+            #[test]
+            fn string_stop_finds_the_first_special_byte(b in prop::collection::vec(
+                prop::sample::select(vec![b'a', 0xC3, 0xA9, b'"', b'\\', 0x1F, 0x20, 0x7F, 0x00, 0x80, 0xFF]),
+                0..40,
+            )) {
+                let want = b.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20).unwrap_or(b.len());
+                prop_assert_eq!(string_stop(&b), want);
             }
         }
     }

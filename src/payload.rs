@@ -444,7 +444,8 @@ pub(crate) fn session_from_claims(
 
 /// [`session_from_claims`] keeping the session as raw BSON: a `bsZ`-only claims
 /// object gives the inflated bytes themselves once [`check_document`] found them
-/// equivalent to the document; everything else is converted from the document.
+/// equivalent to the document; JSON-mode claims are written as BSON while they are
+/// parsed ([`pyjson::loads_to_bson`]); everything else is converted from the document.
 ///
 /// # Errors
 /// Those of [`session_from_claims`]; [`Error::NulInKey`] for a document key with

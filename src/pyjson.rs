@@ -520,6 +520,7 @@ impl BsonSink<'_, '_> {
 
     /// Starts the element a value of BSON type `ty` fills: array elements get their
     /// name here, object members got theirs with the key.
+    #[inline]
     fn element(&mut self, ty: u8) {
         match self.stack.last_mut() {
             Some(Open { index: Some(i), .. }) => {
@@ -544,6 +545,7 @@ impl BsonSink<'_, '_> {
     }
 
     /// A value ended: a skipped top-level member is dropped.
+    #[inline]
     fn value_done(&mut self) {
         if self.stack.len() == 1
             && let Some(at) = self.drop_from.take()
@@ -553,6 +555,7 @@ impl BsonSink<'_, '_> {
     }
 
     /// Opens a document or array (its length is patched at the end).
+    #[inline]
     fn open(&mut self, index: Option<usize>) {
         self.stack.push(Open {
             start: self.out.len(),
@@ -581,10 +584,12 @@ impl BsonSink<'_, '_> {
 }
 
 impl<'a> Sink<'a> for BsonSink<'_, '_> {
+    #[inline]
     fn innermost(&self) -> Option<bool> {
         self.stack.last().map(|o| o.index.is_some())
     }
 
+    #[inline]
     fn scalar(&mut self, value: Scalar<'a>) -> Result<()> {
         if self.stack.is_empty() {
             return self.bail();
@@ -641,6 +646,7 @@ impl<'a> Sink<'a> for BsonSink<'_, '_> {
         Ok(())
     }
 
+    #[inline]
     fn begin_object(&mut self, key: Key<'a>) -> Result<()> {
         self.element(0x03);
         self.open(None);

@@ -487,28 +487,34 @@ struct BsonSink<'o, 'k> {
     fallback: bool,
 }
 
-/// A cheap hash of a key, so that duplicate checks rarely compare bytes; `None`
-/// if the key holds NUL (found on the way, as BSON cannot hold it).
-fn key_hash(k: &[u8]) -> Option<u64> {
+/// A cheap hash of a key, so that duplicate checks rarely compare bytes: its
+/// length and at most two overlapping words from its ends (unaligned loads, no
+/// loop; the middle of long keys is left to the byte comparison).
+fn key_hash(k: &[u8]) -> u64 {
     const MUL: u64 = 0x517c_c1b7_2722_0a95;
     let mix = |h: u64, w: u64| (h.rotate_left(5) ^ w).wrapping_mul(MUL);
-    let mut h = (k.len() as u64).wrapping_mul(MUL);
-    let mut nul = 0;
-    let mut chunks = k.chunks_exact(8);
-    for c in &mut chunks {
-        if let Ok(w) = <[u8; 8]>::try_from(c) {
-            let w = u64::from_le_bytes(w);
-            nul |= w.wrapping_sub(LOW) & !w & HIGH;
-            h = mix(h, w);
-        }
-    }
-    // Byte by byte, not via a copy to memory (whose 8-byte reload stalls).
-    let mut tail = 0u64;
-    for &b in chunks.remainder().iter().rev() {
-        nul |= u64::from(b == 0);
-        tail = (tail << 8) | u64::from(b);
-    }
-    (nul == 0).then(|| mix(h, tail))
+    let n = k.len();
+    let word8 = |at: usize| {
+        k.get(at..at + 8)
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+            .map_or(0, u64::from_le_bytes)
+    };
+    let word4 = |at: usize| {
+        k.get(at..at + 4)
+            .and_then(|w| <[u8; 4]>::try_from(w).ok())
+            .map_or(0, |w| u64::from(u32::from_le_bytes(w)))
+    };
+    let byte = |at: usize| k.get(at).copied().map_or(0, u64::from);
+    let (a, b) = if n >= 8 {
+        (word8(0), word8(n - 8))
+    } else if n >= 4 {
+        (word4(0), word4(n - 4))
+    } else if n > 0 {
+        ((byte(0) << 16) | (byte(n / 2) << 8) | byte(n - 1), 0)
+    } else {
+        (0, 0)
+    };
+    mix(mix((n as u64).wrapping_mul(MUL), a), b)
 }
 
 impl BsonSink<'_, '_> {
@@ -672,10 +678,13 @@ impl<'a> Sink<'a> for BsonSink<'_, '_> {
             // Every occurrence goes (dict.pop), so it needs no duplicate check.
             self.drop_from = Some(self.out.len());
         } else {
-            let Some(hash) = key_hash(k) else {
-                // BSON cannot hold it, unless a later duplicate or `skip_key` drops it.
+            // BSON cannot hold NUL, unless a later duplicate or `skip_key` drops it.
+            // Only an escape can give one: raw control bytes stop the scan, so a
+            // key borrowed from the text has none.
+            if matches!(key, Cow::Owned(_)) && k.contains(&0) {
                 return self.bail();
-            };
+            }
+            let hash = key_hash(k);
             let Some(open) = self.stack.last_mut() else {
                 return self.bail();
             };

@@ -1,6 +1,7 @@
 //! Python's `json` module, as the reference uses it: `json.loads` (NaN/Infinity,
 //! unbounded ints, duplicate keys, UTF-16/32 detection) and `json.dumps` rendering
-//! (Python float repr, raw UTF-8 or `\uXXXX` escapes).
+//! (Python float repr, raw UTF-8 or `\uXXXX` escapes). One scanner feeds either a
+//! `Bson` builder or, for `decode_raw`, a writer of BSON bytes ([`loads_to_bson`]).
 //!
 //! Hand-written rather than serde_json because fidelity to CPython 3.11's `json`
 //! demands it: serde_json rejects `NaN`/`Infinity`, has no encoding detection,
@@ -1024,10 +1025,9 @@ impl<'a> Parser<'a> {
         Ok(v)
     }
 
-    /// The rest of a string after its opening quote (CPython's `scanstring`, strict).
-    ///
-    /// The inner `Err` is a lossy copy of a string holding a lone surrogate.
-    /// The string is handed to `f` (like scalars to their sink, without a copy).
+    /// The rest of a string after its opening quote (CPython's `scanstring`, strict),
+    /// handed to `f` (like scalars to their sink, so that it is not copied through
+    /// memory); an `Err` key is a lossy copy of a string holding a lone surrogate.
     #[inline(always)]
     fn parse_string_with<R>(&mut self, f: impl FnOnce(Key<'a>) -> Result<R>) -> Result<R> {
         let start = self.pos;

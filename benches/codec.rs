@@ -405,6 +405,7 @@ fn bench_decode_raw(c: &mut Criterion, inputs: &Inputs) {
         "bson_typical",
         "bson_large",
         "bson_typical_key3of3",
+        "json_typical",
     ] {
         let case = inputs.case(name);
         let codec = match codec_for(&case.decode_options) {

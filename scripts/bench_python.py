@@ -219,6 +219,8 @@ ROWS = [
     ("decode near-4 KB to a raw view", "decode/bson_large", "decode_raw", "bson_large", None),
     ("decode typical to a raw view, key 3 of 3", "decode/bson_typical_key3of3", "decode_raw",
      "bson_typical_key3of3", None),
+    ("JSON mode decode typical to a raw view", "decode/json_typical", "decode_raw", "json_typical",
+     None),
     ("encode small", "encode/bson_small", "encode", "bson_small", 4.5),
     ("encode typical", "encode/bson_typical", "encode", "bson_typical", 4.5),
     ("encode near-4 KB", "encode/bson_large", "encode", "bson_large", 4.5),

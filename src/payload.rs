@@ -444,7 +444,8 @@ pub(crate) fn session_from_claims(
 
 /// [`session_from_claims`] keeping the session as raw BSON: a `bsZ`-only claims
 /// object gives the inflated bytes themselves once [`check_document`] found them
-/// equivalent to the document; everything else is converted from the document.
+/// equivalent to the document; JSON-mode claims are written as BSON while they are
+/// parsed ([`pyjson::loads_to_bson`]); everything else is converted from the document.
 ///
 /// # Errors
 /// Those of [`session_from_claims`]; [`Error::NulInKey`] for a document key with
@@ -471,6 +472,20 @@ pub(crate) fn session_raw_from_claims(
             return RawDocumentBuf::from_bytes(bson).map_err(|_| invalid());
         }
         return to_raw(&decode_document(&bson, limits.max_nesting_depth)?);
+    }
+    if !bson_mode {
+        // JSON mode: the claims minus `bsZ`, written as BSON while they are parsed.
+        // What the writer leaves to the document path (duplicate keys, NUL in
+        // keys, values BSON cannot hold, UTF-16/32 text) falls through.
+        let depth = limits.max_nesting_depth.min(PY_RECURSION_LIMIT);
+        // BSON is rarely much longer than the JSON it comes from.
+        let mut out = Vec::with_capacity(claims.len() + claims.len() / 4 + 16);
+        match pyjson::loads_to_bson(claims, depth, Some("bsZ"), &mut out) {
+            Ok(true) => return RawDocumentBuf::from_bytes(out).map_err(|_| invalid()),
+            Ok(false) => {}
+            Err(Error::InvalidJson(_)) => return Err(Error::InvalidClaims),
+            Err(e) => return Err(e),
+        }
     }
     to_raw(&session_from_claims(claims, bson_mode, limits)?)
 }

@@ -1,6 +1,7 @@
 //! Python's `json` module, as the reference uses it: `json.loads` (NaN/Infinity,
 //! unbounded ints, duplicate keys, UTF-16/32 detection) and `json.dumps` rendering
-//! (Python float repr, raw UTF-8 or `\uXXXX` escapes).
+//! (Python float repr, raw UTF-8 or `\uXXXX` escapes). One scanner feeds either a
+//! `Bson` builder or, for `decode_raw`, a writer of BSON bytes ([`loads_to_bson`]).
 //!
 //! Hand-written rather than serde_json because fidelity to CPython 3.11's `json`
 //! demands it: serde_json rejects `NaN`/`Infinity`, has no encoding detection,
@@ -28,29 +29,17 @@ pub(crate) fn loads(bytes: &[u8], max_depth: usize) -> Result<Bson> {
         Text::Utf8(t) => (t.as_bytes(), Some(*t)),
         Text::Generalized(b) => (&b[..], None),
     };
-    Parser {
-        s,
-        utf8,
-        pos: 0,
-        max_depth,
-        placeholders: false,
-        key_error: None,
-    }
-    .parse()
+    let mut sink = DocSink::default();
+    Parser::new(s, utf8, max_depth).run(&mut sink)?;
+    sink.finish()
 }
 
 /// `json.loads(str)`: like [`loads`] on text that is already decoded (no encoding
 /// detection, so a leading U+FEFF is an error as in Python).
 pub(crate) fn loads_str(text: &str, max_depth: usize) -> Result<Bson> {
-    Parser {
-        s: text.as_bytes(),
-        utf8: Some(text),
-        pos: 0,
-        max_depth,
-        placeholders: false,
-        key_error: None,
-    }
-    .parse()
+    let mut sink = DocSink::default();
+    Parser::new(text.as_bytes(), Some(text), max_depth).run(&mut sink)?;
+    sink.finish()
 }
 
 /// Decoded JSON text: plain UTF-8 (the usual case, kept as `&str` so strings are
@@ -188,23 +177,69 @@ fn decode_utf32(b: &[u8], big_endian: bool) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// One open container of the iterative parser.
-enum Frame {
-    Array(Vec<Bson>),
-    /// The document so far and the key whose value is being parsed.
-    Object(Document, String),
-}
-
 /// The maximum number of digits CPython 3.11 converts to an int
 /// (`sys.get_int_max_str_digits()`); longer ones raise `ValueError`.
 const INT_MAX_STR_DIGITS: usize = 4300;
 
+/// The scanner: tokens, numbers, strings and the structure of the text. What it
+/// reads goes to a [`Sink`], which builds a `Bson` ([`DocSink`]) or BSON bytes
+/// ([`BsonSink`]).
 struct Parser<'a> {
     s: &'a [u8],
     /// `s` as text when it is plain UTF-8 (no surrogates).
     utf8: Option<&'a str>,
     pos: usize,
     max_depth: usize,
+    /// Open arrays/objects with content (empty ones never open).
+    depth: usize,
+}
+
+/// A scalar as the scanner reads it; strings borrow from the text when they can.
+enum Scalar<'a> {
+    Str(Cow<'a, str>),
+    /// A string with a lone surrogate: Python holds it, a `Bson` cannot.
+    LoneSurrogate,
+    Int(i64),
+    /// An integer beyond int64: Python holds it, a `Bson` cannot.
+    OutOfRange,
+    Double(f64),
+    Bool(bool),
+    Null,
+}
+
+/// An object key, or its lossy copy when it holds a lone surrogate.
+type Key<'a> = std::result::Result<Cow<'a, str>, String>;
+
+/// Where the scanner's values go, in text order. A value is a scalar, an empty
+/// container, or a `begin_*` … `end_*` run; object members are announced by keys.
+trait Sink<'a> {
+    /// The innermost open container: `Some(true)` for an array, `Some(false)` for
+    /// an object, `None` at the top level.
+    fn innermost(&self) -> Option<bool>;
+    fn scalar(&mut self, value: Scalar<'a>) -> Result<()>;
+    fn empty_object(&mut self) -> Result<()>;
+    fn empty_array(&mut self) -> Result<()>;
+    /// An object with members opens; `key` is its first key.
+    fn begin_object(&mut self, key: Key<'a>) -> Result<()>;
+    fn begin_array(&mut self) -> Result<()>;
+    /// The next key of the innermost object.
+    fn key(&mut self, key: Key<'a>) -> Result<()>;
+    fn end_object(&mut self) -> Result<()>;
+    fn end_array(&mut self) -> Result<()>;
+}
+
+/// One open container of [`DocSink`].
+enum Frame {
+    Array(Vec<Bson>),
+    /// The document so far and the key whose value is being parsed.
+    Object(Document, String),
+}
+
+/// Builds the `Bson` value `json.loads` returns.
+#[derive(Default)]
+struct DocSink {
+    stack: Vec<Frame>,
+    done: Option<Bson>,
     /// Whether a value Python accepts but `Bson` cannot hold was replaced by a
     /// placeholder ([`OUT_OF_RANGE`] or [`LONE_SURROGATE`]). Reported only if the text
     /// parses and the placeholder survives duplicate keys, as Python returns a value.
@@ -247,11 +282,463 @@ fn find_placeholder(value: &Bson, key: Option<&str>) -> Option<Error> {
     None
 }
 
+impl DocSink {
+    /// Attaches a finished value to its container (or keeps it as the result).
+    #[inline(always)]
+    fn attach(&mut self, value: Bson) {
+        match self.stack.last_mut() {
+            None => self.done = Some(value),
+            Some(Frame::Array(items)) => items.push(value),
+            // Python dict semantics: a duplicate key keeps its first position and
+            // takes the last value (IndexMap insert does that).
+            Some(Frame::Object(doc, key)) => {
+                doc.insert(std::mem::take(key), value);
+            }
+        }
+    }
+
+    fn key_text(&mut self, key: Key<'_>) -> String {
+        match key {
+            Ok(k) => k.into_owned(),
+            Err(lossy) => {
+                if self.key_error.is_none() {
+                    // The top-level key under which the key sits (`""` once a
+                    // top-level member is attached), as the error names it.
+                    let top = match self.stack.first() {
+                        Some(Frame::Object(_, key)) => Some(key.clone()),
+                        _ => None,
+                    };
+                    self.key_error = Some(Error::LoneSurrogate { key: top });
+                }
+                lossy
+            }
+        }
+    }
+
+    /// The parsed value, or the error for a placeholder or key that survived.
+    fn finish(mut self) -> Result<Bson> {
+        let value = self
+            .done
+            .take()
+            .ok_or_else(|| Error::InvalidJson("internal parser state".into()))?;
+        if self.placeholders {
+            let found = match &value {
+                Bson::Document(d) => d.iter().find_map(|(k, v)| find_placeholder(v, Some(k))),
+                other => find_placeholder(other, None),
+            };
+            if let Some(e) = found {
+                return Err(e);
+            }
+        }
+        match self.key_error.take() {
+            Some(e) => Err(e),
+            None => Ok(value),
+        }
+    }
+}
+
+impl<'a> Sink<'a> for DocSink {
+    #[inline]
+    fn innermost(&self) -> Option<bool> {
+        self.stack.last().map(|f| matches!(f, Frame::Array(_)))
+    }
+
+    #[inline]
+    fn scalar(&mut self, value: Scalar<'a>) -> Result<()> {
+        let value = match value {
+            Scalar::Str(s) => Bson::String(s.into_owned()),
+            Scalar::Int(n) => match i32::try_from(n) {
+                Ok(small) => Bson::Int32(small),
+                Err(_) => Bson::Int64(n),
+            },
+            Scalar::Double(x) => Bson::Double(x),
+            Scalar::Bool(b) => Bson::Boolean(b),
+            Scalar::Null => Bson::Null,
+            Scalar::LoneSurrogate => {
+                self.placeholders = true;
+                LONE_SURROGATE
+            }
+            Scalar::OutOfRange => {
+                self.placeholders = true;
+                OUT_OF_RANGE
+            }
+        };
+        self.attach(value);
+        Ok(())
+    }
+
+    #[inline]
+    fn empty_object(&mut self) -> Result<()> {
+        self.attach(Bson::Document(Document::new()));
+        Ok(())
+    }
+
+    #[inline]
+    fn empty_array(&mut self) -> Result<()> {
+        self.attach(Bson::Array(Vec::new()));
+        Ok(())
+    }
+
+    #[inline]
+    fn begin_object(&mut self, key: Key<'a>) -> Result<()> {
+        let key = self.key_text(key);
+        self.stack.push(Frame::Object(Document::new(), key));
+        Ok(())
+    }
+
+    #[inline]
+    fn begin_array(&mut self) -> Result<()> {
+        self.stack.push(Frame::Array(Vec::new()));
+        Ok(())
+    }
+
+    #[inline]
+    fn key(&mut self, key: Key<'a>) -> Result<()> {
+        let k = self.key_text(key);
+        if let Some(Frame::Object(_, key)) = self.stack.last_mut() {
+            *key = k;
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn end_object(&mut self) -> Result<()> {
+        match self.stack.pop() {
+            Some(Frame::Object(doc, _)) => self.attach(Bson::Document(doc)),
+            _ => return err("internal parser state"),
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn end_array(&mut self) -> Result<()> {
+        match self.stack.pop() {
+            Some(Frame::Array(items)) => self.attach(Bson::Array(items)),
+            _ => return err("internal parser state"),
+        }
+        Ok(())
+    }
+}
+
+/// `json.loads(bytes)` of a JSON object written straight into `out` as a BSON
+/// document, leaving out the top-level key `skip_key` (`dict.pop`), for a caller
+/// that would otherwise convert [`loads`]' `Document` with `RawDocumentBuf`.
+///
+/// `Ok(true)`: `out` holds exactly that conversion (same order, same types).
+/// `Ok(false)`: the text is one the writer leaves to [`loads`] (not plain UTF-8, not
+/// an object, a duplicate key, a key with NUL, a value `Bson` cannot hold); `out`
+/// is then unspecified. Errors are those [`loads`] returns for the text.
+pub(crate) fn loads_to_bson(
+    bytes: &[u8],
+    max_depth: usize,
+    skip_key: Option<&str>,
+    out: &mut Vec<u8>,
+) -> Result<bool> {
+    let Text::Utf8(text) = decode_text(bytes)? else {
+        return Ok(false);
+    };
+    let mut parser = Parser::new(text.as_bytes(), Some(text), max_depth);
+    parser.skip_ws();
+    if parser.peek() != Some(b'{') {
+        return Ok(false);
+    }
+    let mut sink = BsonSink {
+        out,
+        // Typical sessions: a few levels, a few dozen keys.
+        stack: Vec::with_capacity(8),
+        keys: Vec::with_capacity(64),
+        type_at: 0,
+        skip_key,
+        drop_from: None,
+        fallback: false,
+    };
+    match parser.run(&mut sink) {
+        Ok(()) => Ok(!sink.fallback),
+        Err(_) if sink.fallback => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// One open container of [`BsonSink`].
+struct Open {
+    /// Where the container's length prefix is in the output.
+    start: usize,
+    /// The next element name of an array; `None` for an object.
+    index: Option<usize>,
+    /// Where the container's keys start in [`BsonSink::keys`].
+    keys_from: usize,
+    /// One bit per key hash seen (top six bits): most keys need no scan of `keys`.
+    bloom: u64,
+}
+
+/// Writes BSON as `RawDocumentBuf::try_from(&Document)` would for the `Document`
+/// [`DocSink`] builds; gives up ([`BsonSink::bail`]) where the two could differ.
+struct BsonSink<'o, 'k> {
+    out: &'o mut Vec<u8>,
+    stack: Vec<Open>,
+    /// The keys of the open objects (hash, start in `out`, length), to spot
+    /// duplicates, whose dict semantics the byte stream cannot follow.
+    keys: Vec<(u64, usize, usize)>,
+    /// Where the type byte of the element whose value comes next is.
+    type_at: usize,
+    skip_key: Option<&'k str>,
+    /// The start of a skipped top-level member, dropped once its value is written.
+    drop_from: Option<usize>,
+    /// Set by [`BsonSink::bail`]: the error that stopped the scan means "use loads".
+    fallback: bool,
+}
+
+/// A cheap hash of a key, so that duplicate checks rarely compare bytes: its
+/// length and at most two overlapping words from its ends (unaligned loads, no
+/// loop; the middle of long keys is left to the byte comparison).
+fn key_hash(k: &[u8]) -> u64 {
+    const MUL: u64 = 0x517c_c1b7_2722_0a95;
+    let mix = |h: u64, w: u64| (h.rotate_left(5) ^ w).wrapping_mul(MUL);
+    let n = k.len();
+    let word8 = |at: usize| {
+        k.get(at..at + 8)
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+            .map_or(0, u64::from_le_bytes)
+    };
+    let word4 = |at: usize| {
+        k.get(at..at + 4)
+            .and_then(|w| <[u8; 4]>::try_from(w).ok())
+            .map_or(0, |w| u64::from(u32::from_le_bytes(w)))
+    };
+    let byte = |at: usize| k.get(at).copied().map_or(0, u64::from);
+    let (a, b) = if n >= 8 {
+        (word8(0), word8(n - 8))
+    } else if n >= 4 {
+        (word4(0), word4(n - 4))
+    } else if n > 0 {
+        ((byte(0) << 16) | (byte(n / 2) << 8) | byte(n - 1), 0)
+    } else {
+        (0, 0)
+    };
+    mix(mix((n as u64).wrapping_mul(MUL), a), b)
+}
+
+impl BsonSink<'_, '_> {
+    /// Stops the scan; the caller falls back to [`loads`].
+    fn bail(&mut self) -> Result<()> {
+        self.fallback = true;
+        Err(Error::InvalidJson(String::new()))
+    }
+
+    /// Starts the element a value of BSON type `ty` fills: array elements get their
+    /// name here, object members got theirs with the key.
+    #[inline]
+    fn element(&mut self, ty: u8) {
+        match self.stack.last_mut() {
+            Some(Open { index: Some(i), .. }) => {
+                self.out.push(ty);
+                if *i < 10 {
+                    // Single-digit index; the cast cannot truncate.
+                    self.out.push(b'0' + *i as u8);
+                } else {
+                    self.out
+                        .extend_from_slice(itoa::Buffer::new().format(*i).as_bytes());
+                }
+                self.out.push(0);
+                *i += 1;
+            }
+            Some(_) => {
+                if let Some(b) = self.out.get_mut(self.type_at) {
+                    *b = ty;
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// A value ended: a skipped top-level member is dropped.
+    #[inline]
+    fn value_done(&mut self) {
+        if self.stack.len() == 1
+            && let Some(at) = self.drop_from.take()
+        {
+            self.out.truncate(at);
+        }
+    }
+
+    /// Opens a document or array (its length is patched at the end).
+    #[inline]
+    fn open(&mut self, index: Option<usize>) {
+        self.stack.push(Open {
+            start: self.out.len(),
+            index,
+            keys_from: self.keys.len(),
+            bloom: 0,
+        });
+        self.out.extend_from_slice(&[0; 4]);
+    }
+
+    fn close(&mut self) -> Result<()> {
+        let Some(open) = self.stack.pop() else {
+            return self.bail();
+        };
+        self.out.push(0);
+        let Ok(len) = i32::try_from(self.out.len().saturating_sub(open.start)) else {
+            return self.bail();
+        };
+        if let Some(slot) = self.out.get_mut(open.start..open.start + 4) {
+            slot.copy_from_slice(&len.to_le_bytes());
+        }
+        self.keys.truncate(open.keys_from);
+        self.value_done();
+        Ok(())
+    }
+}
+
+impl<'a> Sink<'a> for BsonSink<'_, '_> {
+    #[inline]
+    fn innermost(&self) -> Option<bool> {
+        self.stack.last().map(|o| o.index.is_some())
+    }
+
+    #[inline]
+    fn scalar(&mut self, value: Scalar<'a>) -> Result<()> {
+        if self.stack.is_empty() {
+            return self.bail();
+        }
+        match value {
+            Scalar::Str(s) => {
+                let Ok(len) = i32::try_from(s.len() + 1) else {
+                    return self.bail();
+                };
+                self.element(0x02);
+                self.out.extend_from_slice(&len.to_le_bytes());
+                self.out.extend_from_slice(s.as_bytes());
+                self.out.push(0);
+            }
+            Scalar::Int(n) => match i32::try_from(n) {
+                Ok(small) => {
+                    self.element(0x10);
+                    self.out.extend_from_slice(&small.to_le_bytes());
+                }
+                Err(_) => {
+                    self.element(0x12);
+                    self.out.extend_from_slice(&n.to_le_bytes());
+                }
+            },
+            Scalar::Double(x) => {
+                self.element(0x01);
+                self.out.extend_from_slice(&x.to_le_bytes());
+            }
+            Scalar::Bool(b) => {
+                self.element(0x08);
+                self.out.push(u8::from(b));
+            }
+            Scalar::Null => self.element(0x0A),
+            Scalar::LoneSurrogate | Scalar::OutOfRange => return self.bail(),
+        }
+        self.value_done();
+        Ok(())
+    }
+
+    fn empty_object(&mut self) -> Result<()> {
+        self.element(0x03);
+        self.out.extend_from_slice(&[5, 0, 0, 0, 0]);
+        self.value_done();
+        Ok(())
+    }
+
+    fn empty_array(&mut self) -> Result<()> {
+        if self.stack.is_empty() {
+            return self.bail();
+        }
+        self.element(0x04);
+        self.out.extend_from_slice(&[5, 0, 0, 0, 0]);
+        self.value_done();
+        Ok(())
+    }
+
+    #[inline]
+    fn begin_object(&mut self, key: Key<'a>) -> Result<()> {
+        self.element(0x03);
+        self.open(None);
+        self.key(key)
+    }
+
+    fn begin_array(&mut self) -> Result<()> {
+        if self.stack.is_empty() {
+            return self.bail();
+        }
+        self.element(0x04);
+        self.open(Some(0));
+        Ok(())
+    }
+
+    #[inline]
+    fn key(&mut self, key: Key<'a>) -> Result<()> {
+        let Ok(key) = key else {
+            return self.bail();
+        };
+        let k = key.as_bytes();
+        if self.stack.len() == 1 && self.skip_key == Some(&*key) {
+            // Every occurrence goes (dict.pop), so it needs no duplicate check.
+            self.drop_from = Some(self.out.len());
+        } else {
+            // BSON cannot hold NUL, unless a later duplicate or `skip_key` drops it.
+            // Only an escape can give one: raw control bytes stop the scan, so a
+            // key borrowed from the text has none.
+            if matches!(key, Cow::Owned(_)) && k.contains(&0) {
+                return self.bail();
+            }
+            let hash = key_hash(k);
+            let Some(open) = self.stack.last_mut() else {
+                return self.bail();
+            };
+            let bit = 1u64 << (hash >> 58);
+            if open.bloom & bit != 0 {
+                let out = &*self.out;
+                let from = open.keys_from;
+                let seen = self
+                    .keys
+                    .get(from..)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|&(h, at, len)| {
+                        h == hash && out.get(at..at.saturating_add(len)) == Some(k)
+                    });
+                if seen {
+                    return self.bail();
+                }
+            }
+            open.bloom |= bit;
+            self.keys.push((hash, self.out.len() + 1, k.len()));
+        }
+        self.type_at = self.out.len();
+        self.out.push(0);
+        self.out.extend_from_slice(k);
+        self.out.push(0);
+        Ok(())
+    }
+
+    fn end_object(&mut self) -> Result<()> {
+        self.close()
+    }
+
+    fn end_array(&mut self) -> Result<()> {
+        self.close()
+    }
+}
+
 fn err<T>(msg: &str) -> Result<T> {
     Err(Error::InvalidJson(msg.to_owned()))
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
+    fn new(s: &'a [u8], utf8: Option<&'a str>, max_depth: usize) -> Self {
+        Parser {
+            s,
+            utf8,
+            pos: 0,
+            max_depth,
+            depth: 0,
+        }
+    }
+
     fn peek(&self) -> Option<u8> {
         self.s.get(self.pos).copied()
     }
@@ -262,65 +749,53 @@ impl Parser<'_> {
         }
     }
 
-    fn parse(mut self) -> Result<Bson> {
-        let mut stack: Vec<Frame> = Vec::new();
+    /// Scans one JSON value (the whole text) into `sink`.
+    fn run<S: Sink<'a>>(&mut self, sink: &mut S) -> Result<()> {
         self.skip_ws();
         loop {
-            // Parse one value; containers with content push a frame and loop.
-            let mut value = match self.peek() {
+            // One value; containers with content open and loop.
+            match self.peek() {
                 Some(b'{') => {
-                    self.enter(stack.len())?;
+                    self.enter()?;
                     self.pos += 1;
                     self.skip_ws();
                     if self.peek() == Some(b'}') {
                         self.pos += 1;
-                        Bson::Document(Document::new())
+                        sink.empty_object()?;
                     } else {
-                        let key = self.parse_key(&stack)?;
-                        stack.push(Frame::Object(Document::new(), key));
+                        self.parse_key(sink, true)?;
+                        self.depth += 1;
                         continue;
                     }
                 }
                 Some(b'[') => {
-                    self.enter(stack.len())?;
+                    self.enter()?;
                     self.pos += 1;
                     self.skip_ws();
                     if self.peek() == Some(b']') {
                         self.pos += 1;
-                        Bson::Array(Vec::new())
+                        sink.empty_array()?;
                     } else {
-                        stack.push(Frame::Array(Vec::new()));
+                        sink.begin_array()?;
+                        self.depth += 1;
                         continue;
                     }
                 }
-                _ => self.parse_scalar()?,
-            };
-            // Attach the value to its container, closing containers as they end.
+                _ => {
+                    self.parse_scalar(sink)?;
+                }
+            }
+            // After a value: the next one, or containers closing.
             loop {
-                match stack.last_mut() {
+                match sink.innermost() {
                     None => {
                         self.skip_ws();
                         if self.pos != self.s.len() {
                             return err("Extra data");
                         }
-                        if self.placeholders {
-                            let found = match &value {
-                                Bson::Document(d) => {
-                                    d.iter().find_map(|(k, v)| find_placeholder(v, Some(k)))
-                                }
-                                other => find_placeholder(other, None),
-                            };
-                            if let Some(e) = found {
-                                return Err(e);
-                            }
-                        }
-                        return match self.key_error.take() {
-                            Some(e) => Err(e),
-                            None => Ok(value),
-                        };
+                        return Ok(());
                     }
-                    Some(Frame::Array(items)) => {
-                        items.push(value);
+                    Some(true) => {
                         self.skip_ws();
                         match self.peek() {
                             Some(b',') => {
@@ -330,35 +805,25 @@ impl Parser<'_> {
                             }
                             Some(b']') => {
                                 self.pos += 1;
-                                value = match stack.pop() {
-                                    Some(Frame::Array(items)) => Bson::Array(items),
-                                    _ => return err("internal parser state"),
-                                };
+                                self.depth = self.depth.saturating_sub(1);
+                                sink.end_array()?;
                             }
                             _ => return err("Expecting ',' delimiter"),
                         }
                     }
-                    Some(Frame::Object(doc, key)) => {
-                        // Python dict semantics: a duplicate key keeps its first
-                        // position and takes the last value (IndexMap insert does that).
-                        doc.insert(std::mem::take(key), value);
+                    Some(false) => {
                         self.skip_ws();
                         match self.peek() {
                             Some(b',') => {
                                 self.pos += 1;
                                 self.skip_ws();
-                                let k = self.parse_key(&stack)?;
-                                if let Some(Frame::Object(_, key)) = stack.last_mut() {
-                                    *key = k;
-                                }
+                                self.parse_key(sink, false)?;
                                 break;
                             }
                             Some(b'}') => {
                                 self.pos += 1;
-                                value = match stack.pop() {
-                                    Some(Frame::Object(doc, _)) => Bson::Document(doc),
-                                    _ => return err("internal parser state"),
-                                };
+                                self.depth = self.depth.saturating_sub(1);
+                                sink.end_object()?;
                             }
                             _ => return err("Expecting ',' delimiter"),
                         }
@@ -369,8 +834,8 @@ impl Parser<'_> {
     }
 
     /// Python enters a recursion level for every array/object, empty ones included.
-    fn enter(&self, open: usize) -> Result<()> {
-        if open >= self.max_depth {
+    fn enter(&self) -> Result<()> {
+        if self.depth >= self.max_depth {
             return Err(Error::NestingTooDeep {
                 limit: self.max_depth,
             });
@@ -378,69 +843,78 @@ impl Parser<'_> {
         Ok(())
     }
 
-    /// A key, the colon and the whitespace after it.
-    fn parse_key(&mut self, stack: &[Frame]) -> Result<String> {
+    /// A key (handed to the sink: the first of an object opens it), the colon and
+    /// the whitespace after it.
+    #[inline(always)]
+    fn parse_key<S: Sink<'a>>(&mut self, sink: &mut S, first: bool) -> Result<()> {
         if self.peek() != Some(b'"') {
             return err("Expecting property name enclosed in double quotes");
         }
         self.pos += 1;
-        let key = match self.parse_string()? {
-            Ok(k) => k,
-            Err(lossy) => {
-                if self.key_error.is_none() {
-                    self.key_error = Some(Error::LoneSurrogate {
-                        key: Self::top_key(stack),
-                    });
-                }
-                lossy
+        // A sink error here wins over a missing colon: harmless, as both stop the
+        // scan and the colon error is what loads reports when BsonSink gives up.
+        self.parse_string_with(|k| {
+            if first {
+                sink.begin_object(k)
+            } else {
+                sink.key(k)
             }
-        };
+        })?;
         self.skip_ws();
         if self.peek() != Some(b':') {
             return err("Expecting ':' delimiter");
         }
         self.pos += 1;
         self.skip_ws();
-        Ok(key)
-    }
-
-    /// The top-level key under which the current value sits, for error messages.
-    fn top_key(stack: &[Frame]) -> Option<String> {
-        match stack.first() {
-            Some(Frame::Object(_, key)) => Some(key.clone()),
-            _ => None,
-        }
+        Ok(())
     }
 
     fn starts_with(&self, lit: &[u8]) -> bool {
         self.s.get(self.pos..).is_some_and(|r| r.starts_with(lit))
     }
 
-    fn parse_scalar(&mut self) -> Result<Bson> {
-        let lit = |p: &mut Self, text: &[u8], v: Bson| {
-            if p.starts_with(text) {
-                p.pos += text.len();
-                Ok(v)
-            } else {
-                err("Expecting value")
-            }
-        };
+    /// A literal token, or "Expecting value".
+    fn literal(&mut self, text: &[u8]) -> Result<()> {
+        if self.starts_with(text) {
+            self.pos += text.len();
+            Ok(())
+        } else {
+            err("Expecting value")
+        }
+    }
+
+    /// A scalar, handed to `sink` where it is read (so that no `Scalar` is built in
+    /// memory and copied: that copy stalled store forwarding).
+    #[inline(always)]
+    fn parse_scalar<S: Sink<'a>>(&mut self, sink: &mut S) -> Result<()> {
         match self.peek() {
             Some(b'"') => {
                 self.pos += 1;
-                Ok(match self.parse_string()? {
-                    Ok(s) => Bson::String(s),
-                    Err(_) => {
-                        self.placeholders = true;
-                        LONE_SURROGATE
-                    }
+                self.parse_string_with(|s| match s {
+                    Ok(s) => sink.scalar(Scalar::Str(s)),
+                    Err(_) => sink.scalar(Scalar::LoneSurrogate),
                 })
             }
-            Some(b'n') => lit(self, b"null", Bson::Null),
-            Some(b't') => lit(self, b"true", Bson::Boolean(true)),
-            Some(b'f') => lit(self, b"false", Bson::Boolean(false)),
-            Some(b'N') => lit(self, b"NaN", Bson::Double(f64::NAN)),
-            Some(b'I') => lit(self, b"Infinity", Bson::Double(f64::INFINITY)),
+            Some(b'n') => {
+                self.literal(b"null")?;
+                sink.scalar(Scalar::Null)
+            }
+            Some(b't') => {
+                self.literal(b"true")?;
+                sink.scalar(Scalar::Bool(true))
+            }
+            Some(b'f') => {
+                self.literal(b"false")?;
+                sink.scalar(Scalar::Bool(false))
+            }
+            Some(b'N') => {
+                self.literal(b"NaN")?;
+                sink.scalar(Scalar::Double(f64::NAN))
+            }
+            Some(b'I') => {
+                self.literal(b"Infinity")?;
+                sink.scalar(Scalar::Double(f64::INFINITY))
+            }
             Some(b'-')
                 if self
                     .s
@@ -448,9 +922,9 @@ impl Parser<'_> {
                     .is_some_and(|r| r.starts_with(b"Infinity")) =>
             {
                 self.pos += 9;
-                Ok(Bson::Double(f64::NEG_INFINITY))
+                sink.scalar(Scalar::Double(f64::NEG_INFINITY))
             }
-            _ => self.parse_number(),
+            _ => self.parse_number(sink),
         }
     }
 
@@ -462,7 +936,8 @@ impl Parser<'_> {
 
     /// CPython's `_match_number_unicode`: `-?(0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?`,
     /// backing off a `.` or exponent that is not followed by digits.
-    fn parse_number(&mut self) -> Result<Bson> {
+    #[inline(always)]
+    fn parse_number<S: Sink<'a>>(&mut self, sink: &mut S) -> Result<()> {
         let start = self.pos;
         let negative = self.peek() == Some(b'-');
         if negative {
@@ -512,10 +987,10 @@ impl Parser<'_> {
             // The matched text is ASCII by construction.
             let text = std::str::from_utf8(text).unwrap_or_default();
             // Rust's parser is correctly rounded like Python's float(); overflow → inf.
-            return text
-                .parse::<f64>()
-                .map(Bson::Double)
-                .or_else(|_| err("invalid number"));
+            return match text.parse::<f64>() {
+                Ok(x) => sink.scalar(Scalar::Double(x)),
+                Err(_) => err("invalid number"),
+            };
         }
         let ndigits = int_end.saturating_sub(start + usize::from(negative));
         if ndigits > INT_MAX_STR_DIGITS {
@@ -527,14 +1002,8 @@ impl Parser<'_> {
             acc.and_then(i64::checked_neg)
         };
         match value {
-            Some(v) => Ok(match i32::try_from(v) {
-                Ok(small) => Bson::Int32(small),
-                Err(_) => Bson::Int64(v),
-            }),
-            None => {
-                self.placeholders = true;
-                Ok(OUT_OF_RANGE)
-            }
+            Some(n) => sink.scalar(Scalar::Int(n)),
+            None => sink.scalar(Scalar::OutOfRange),
         }
     }
 
@@ -556,17 +1025,15 @@ impl Parser<'_> {
         Ok(v)
     }
 
-    /// The rest of a string after its opening quote (CPython's `scanstring`, strict).
-    ///
-    /// The inner `Err` is a lossy copy of a string holding a lone surrogate.
-    fn parse_string(&mut self) -> Result<std::result::Result<String, String>> {
+    /// The rest of a string after its opening quote (CPython's `scanstring`, strict),
+    /// handed to `f` (like scalars to their sink, so that it is not copied through
+    /// memory); an `Err` key is a lossy copy of a string holding a lone surrogate.
+    #[inline(always)]
+    fn parse_string_with<R>(&mut self, f: impl FnOnce(Key<'a>) -> Result<R>) -> Result<R> {
         let start = self.pos;
         // Fast path: no escapes.
         let rest = self.s.get(start..).unwrap_or_default();
-        let stop = rest
-            .iter()
-            .position(|&c| c == b'"' || c == b'\\' || c < 0x20);
-        self.pos = start + stop.unwrap_or(rest.len());
+        self.pos = start + string_stop(rest);
         match self.peek() {
             None => return err("Unterminated string"),
             Some(b'"') => {
@@ -574,13 +1041,21 @@ impl Parser<'_> {
                 self.pos += 1;
                 // Quotes are ASCII, so the slice of plain UTF-8 text is a whole `str`.
                 if let Some(text) = self.utf8.and_then(|t| t.get(start..end)) {
-                    return Ok(Ok(text.to_owned()));
+                    return f(Ok(Cow::Borrowed(text)));
                 }
-                return Ok(finish_string(rest.get(..end - start).unwrap_or_default()));
+                return f(finish_string(rest.get(..end - start).unwrap_or_default()));
             }
             Some(b'\\') => {}
             Some(_) => return err("Invalid control character"),
         }
+        let s = self.parse_escaped(start)?;
+        f(s)
+    }
+
+    /// The rest of a string from its first backslash at `self.pos` (`start`: after
+    /// the opening quote); kept out of line, as most strings have no escapes.
+    #[inline(never)]
+    fn parse_escaped(&mut self, start: usize) -> Result<Key<'a>> {
         let mut buf: Vec<u8> = self.s.get(start..self.pos).unwrap_or_default().to_vec();
         loop {
             match self.peek() {
@@ -630,10 +1105,44 @@ impl Parser<'_> {
     }
 }
 
+/// Bytes 0x01 repeated: with [`HIGH`], the classic "has a zero byte" word test.
+const LOW: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The index of the first `"`, `\\` or control character in `b` (its length if
+/// none), eight bytes at a time. In each test below the lowest flagged byte is
+/// exact (borrows only run upwards), so the lowest of all is the first match.
+fn string_stop(b: &[u8]) -> usize {
+    let mut chunks = b.chunks_exact(8);
+    let mut at = 0;
+    for c in &mut chunks {
+        let Ok(w) = <[u8; 8]>::try_from(c) else {
+            break;
+        };
+        let w = u64::from_le_bytes(w);
+        let quote = w ^ (LOW * u64::from(b'"'));
+        let backslash = w ^ (LOW * u64::from(b'\\'));
+        let found = (quote.wrapping_sub(LOW) & !quote)
+            | (backslash.wrapping_sub(LOW) & !backslash)
+            | (w.wrapping_sub(LOW * 0x20) & !w);
+        let found = found & HIGH;
+        if found != 0 {
+            // At most 7: the byte index of the lowest flagged high bit.
+            return at + (found.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    let tail = b.get(at..).unwrap_or_default();
+    at + tail
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .unwrap_or(tail.len())
+}
+
 /// Converts generalized UTF-8 to a `String`; only surrogates can fail here.
-fn finish_string(raw: &[u8]) -> std::result::Result<String, String> {
+fn finish_string(raw: &[u8]) -> Key<'static> {
     match std::str::from_utf8(raw) {
-        Ok(s) => Ok(s.to_owned()),
+        Ok(s) => Ok(Cow::Owned(s.to_owned())),
         Err(_) => Err(String::from_utf8_lossy(raw).into_owned()),
     }
 }
@@ -1044,6 +1553,58 @@ mod tests {
         }
     }
 
+    /// What `loads_to_bson` must write when it takes the fast path: `loads`'
+    /// document minus `skip` converted by `RawDocumentBuf` (bytes, so array element
+    /// names count too); its errors must be `loads`' own.
+    fn check_loads_to_bson(input: &[u8], skip: Option<&str>) -> std::result::Result<bool, String> {
+        let mut out = Vec::new();
+        let fast = loads_to_bson(input, 6, skip, &mut out);
+        let slow = loads(input, 6);
+        match (fast, slow) {
+            (Ok(false), _) => Ok(false),
+            (Ok(true), Ok(Bson::Document(mut d))) => {
+                if let Some(k) = skip {
+                    d.remove(k);
+                }
+                let want = bson::RawDocumentBuf::try_from(&d).map_err(|e| format!("{e}"))?;
+                if want.as_bytes() == out.as_slice() {
+                    Ok(true)
+                } else {
+                    Err(format!(
+                        "wrote {out:?}, RawDocumentBuf {:?}",
+                        want.as_bytes()
+                    ))
+                }
+            }
+            (Err(a), Err(b)) if format!("{a:?}") == format!("{b:?}") => Ok(false),
+            (a, b) => Err(format!("loads_to_bson {a:?}, loads {b:?}")),
+        }
+    }
+
+    #[test]
+    fn loads_to_bson_matches_loads_on_cpython_cases() {
+        let cases = fixture("loads.json");
+        let mut fast = 0;
+        for case in &cases {
+            let input = unhex(case["input_hex"].as_str().expect("hex"));
+            for skip in [None, Some("a")] {
+                match check_loads_to_bson(&input, skip) {
+                    Ok(taken) => fast += usize::from(taken),
+                    Err(e) => panic!("{}: {e}", case["name"]),
+                }
+            }
+        }
+        // Dozens of them (objects without duplicates etc.) take the fast path.
+        assert!(fast > 40, "{fast}");
+    }
+
+    #[test]
+    fn typical_session_takes_the_fast_path() {
+        let claims = br#"{"_id":"f6040d403b5f45ae94432b32c77dc60a","_creation_time":1795092602.995901,"user_id":103353,"tenant_id":9585270087363,"display_name":"Zo\u00eb M\u00fcller","roles":["editor","reviewer","billing:read"],"mfa_verified":true,"x":null,"preferences":{"theme":"dark","page_size":50,"notifications":{"email":true,"digest":"weekly"}},"cart":[{"sku":"BK-91844","qty":1,"price":24.9},{"sku":"MG-83323","qty":2,"price":7.5}],"recently_viewed":[1,2,3,4,5,6,7,8,9,10,11,12],"e":{},"l":[],"bsZ":""}"#;
+        assert_eq!(check_loads_to_bson(claims, Some("bsZ")), Ok(true));
+        assert_eq!(check_loads_to_bson(claims, None), Ok(true));
+    }
+
     #[test]
     fn loads_matches_cpython() {
         let cases = fixture("loads.json");
@@ -1259,7 +1820,21 @@ mod tests {
                     let text = text.expect("JSON types always serialize");
                     let back = loads(text.as_bytes(), 64).expect("own output parses");
                     prop_assert_eq!(normal(&back), want.clone());
+                    let mut bsz = doc.clone();
+                    bsz.insert("bsZ", "x");
+                    for input in [text.clone(), dumps_default(&bsz).expect("serializes")] {
+                        prop_assert_eq!(check_loads_to_bson(input.as_bytes(), Some("bsZ")).err(), None);
+                    }
                 }
+            }
+
+            #[test]
+            fn string_stop_finds_the_first_special_byte(b in prop::collection::vec(
+                prop::sample::select(vec![b'a', 0xC3, 0xA9, b'"', b'\\', 0x1F, 0x20, 0x7F, 0x00, 0x80, 0xFF]),
+                0..40,
+            )) {
+                let want = b.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20).unwrap_or(b.len());
+                prop_assert_eq!(string_stop(&b), want);
             }
         }
     }

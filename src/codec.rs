@@ -368,10 +368,12 @@ impl Codec {
     /// (an allocation per key and string), so a service that reads a few keys per
     /// request saves most of it.
     ///
-    /// Sessions whose raw bytes would read differently from the document
-    /// (pymongo's legacy-type mapping, `DBRef` ordering, duplicate keys) and
-    /// JSON-mode or original-format cookies are converted from the document, so
-    /// the view always matches [`Decoded::session`].
+    /// JSON-mode claims are written as BSON while they are parsed (no `Document`
+    /// either). Sessions whose raw bytes would read differently from the document
+    /// (pymongo's legacy-type mapping, `DBRef` ordering, duplicate keys, JSON
+    /// values or text the direct writer leaves alone) and original-format cookies
+    /// are converted from the document, so the view always matches
+    /// [`Decoded::session`].
     ///
     /// ```
     /// use beaker_session_jwt::{BeakerOptions, Codec, bson::doc};

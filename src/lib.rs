@@ -40,6 +40,7 @@
 
 mod base85;
 mod codec;
+mod hs256;
 pub mod config;
 pub mod cookies;
 pub mod ejson;

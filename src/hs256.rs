@@ -124,7 +124,10 @@ fn sha256_from(mut state: [u32; 8], prefix_len: u64, msg: &[u8]) -> Tag {
 /// The big-endian bytes of a final SHA-256 state.
 fn digest_bytes(state: &[u32; 8]) -> Tag {
     let mut out = [0u8; 32];
-    for (d, s) in out.iter_mut().zip(state.iter().flat_map(|w| w.to_be_bytes())) {
+    for (d, s) in out
+        .iter_mut()
+        .zip(state.iter().flat_map(|w| w.to_be_bytes()))
+    {
         *d = s;
     }
     out

@@ -40,11 +40,11 @@
 
 mod base85;
 mod codec;
-mod hs256;
 pub mod config;
 pub mod cookies;
 pub mod ejson;
 pub mod error;
+mod hs256;
 mod inflate;
 mod jws;
 mod keys;

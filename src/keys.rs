@@ -7,6 +7,7 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
+use crate::hs256::Hs256Key;
 
 /// Keys shorter than this only draw a warning from the reference (joserfc); we
 /// accept them too and report them through [`KeyRing::short_keys`].
@@ -15,7 +16,14 @@ pub const SHORT_KEY_BYTES: usize = 14;
 /// One secret key: the UTF-8 bytes of a stripped key string, exactly what the
 /// reference passes to HMAC. Zeroized on drop; `Debug` never shows it.
 #[derive(Clone)]
-pub struct SecretKey(Arc<Zeroizing<Vec<u8>>>);
+pub struct SecretKey(Arc<KeyMaterial>);
+
+/// The key bytes and, derived from them once, HMAC-SHA256's keyed states (as secret
+/// as the key, zeroized on drop too), so no JWT sign or verify redoes the key schedule.
+struct KeyMaterial {
+    bytes: Zeroizing<Vec<u8>>,
+    hs256: Hs256Key,
+}
 
 impl SecretKey {
     /// Wraps raw key bytes.
@@ -26,22 +34,29 @@ impl SecretKey {
     /// assert_eq!(format!("{key:?}"), "SecretKey { .. }");
     /// ```
     pub fn new(bytes: impl AsRef<[u8]>) -> Self {
-        SecretKey(Arc::new(Zeroizing::new(bytes.as_ref().to_vec())))
+        let bytes = Zeroizing::new(bytes.as_ref().to_vec());
+        let hs256 = Hs256Key::new(&bytes);
+        SecretKey(Arc::new(KeyMaterial { bytes, hs256 }))
     }
 
     /// The key bytes, for the MAC computations of this crate.
     pub(crate) fn bytes(&self) -> &[u8] {
-        &self.0
+        &self.0.bytes
+    }
+
+    /// The precomputed HMAC-SHA256 key, for the JWT signatures.
+    pub(crate) fn hs256(&self) -> &Hs256Key {
+        &self.0.hs256
     }
 
     /// Length of the key in bytes.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.0.bytes.len()
     }
 
     /// True if the key has no bytes (never the case for keys from [`KeyRing::parse`]).
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.0.bytes.is_empty()
     }
 }
 

@@ -44,6 +44,7 @@ pub mod config;
 pub mod cookies;
 pub mod ejson;
 pub mod error;
+mod hs256;
 mod inflate;
 mod jws;
 mod keys;

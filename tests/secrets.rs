@@ -84,12 +84,57 @@ static SCAN: Mutex<()> = Mutex::new(());
 
 /// Runs `f` with scanning armed on this thread and returns how many freed blocks held a canary.
 fn freed_blocks_with_canaries(f: impl FnOnce()) -> usize {
+    freed_blocks_with(Vec::new(), f)
+}
+
+/// As [`freed_blocks_with_canaries`], also looking for the `extra` byte patterns (key
+/// material derived from the canaries). `EXTRA` is only changed under the `SCAN` lock,
+/// so tests running in parallel cannot clear each other's patterns.
+fn freed_blocks_with(extra: Vec<[u8; 32]>, f: impl FnOnce()) -> usize {
     let _guard = SCAN.lock().unwrap_or_else(|e| e.into_inner());
+    *EXTRA.lock().unwrap_or_else(|e| e.into_inner()) = extra;
     HITS.store(0, Ordering::SeqCst);
     ARMED.with(|a| a.set(true));
     f();
     ARMED.with(|a| a.set(false));
+    EXTRA.lock().unwrap_or_else(|e| e.into_inner()).clear();
     HITS.load(Ordering::SeqCst)
+}
+
+/// SHA-256's initial hash value (FIPS 180-4 §5.3.3).
+const SHA256_H0: [u32; 8] = [
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+];
+
+/// The HMAC-SHA256 keyed states the crate keeps per key (the SHA-256 chaining values
+/// after the K0 ⊕ ipad and K0 ⊕ opad blocks, RFC 2104), as their `[u32; 8]` bytes lie
+/// in memory. Anyone holding them can forge tags, so they must be zeroized like keys.
+fn hmac_states(key: &[u8]) -> [[u8; 32]; 2] {
+    use sha2::Digest as _;
+    let mut k0 = [0u8; 64];
+    if key.len() > 64 {
+        k0[..32].copy_from_slice(&sha2::Sha256::digest(key));
+    } else {
+        k0[..key.len()].copy_from_slice(key);
+    }
+    [0x36u8, 0x5c].map(|pad| {
+        let block = k0.map(|b| b ^ pad);
+        let mut state = SHA256_H0;
+        sha2::compress256(&mut state, &[block.into()]);
+        let mut bytes = [0u8; 32];
+        for (d, w) in bytes.chunks_exact_mut(4).zip(state) {
+            d.copy_from_slice(&w.to_ne_bytes());
+        }
+        bytes
+    })
+}
+
+/// The keyed HMAC-SHA256 states of every canary key.
+fn canary_hmac_states() -> Vec<[u8; 32]> {
+    CANARIES
+        .iter()
+        .flat_map(|k| hmac_states(k.as_bytes()))
+        .collect()
 }
 
 // ------------------------------------------------------------------ helpers
@@ -220,6 +265,16 @@ fn debug_output_is_pinned_and_redacted() {
          max_decompressed_size: 4096, max_nesting_depth: 20 } }"
     );
     assert_no_canary("Codec {:#?}", &format!("{codec:#?}"));
+    // nor the HMAC states derived from the keys, in any integer notation
+    let text = format!("{codec:?} {codec:#?} {key:?} {ring:#?}");
+    for state in canary_hmac_states() {
+        for w in state.chunks_exact(4) {
+            let w = u32::from_ne_bytes(w.try_into().unwrap());
+            for shown in [format!("{w}"), format!("{w:x}"), format!("{w:X}")] {
+                assert!(!text.contains(&shown), "Debug shows an HMAC state word");
+            }
+        }
+    }
 
     let config = SessionConfig::builder(codec.clone()).build().unwrap();
     assert_no_canary("SessionConfig Debug", &format!("{config:?} {config:#?}"));
@@ -340,15 +395,30 @@ fn scanner_detects_a_key_left_in_freed_memory() {
         drop(zeroize::Zeroizing::new(String::from(JWT_CANARY)));
     });
     assert_eq!(hits, 0);
+    // the derived HMAC states too, laid out as the crate stores them ([u32; 8])
+    let [inner, outer] = hmac_states(JWT_CANARY.as_bytes());
+    let words = |b: [u8; 32]| -> [u32; 8] {
+        std::array::from_fn(|i| u32::from_ne_bytes(b[4 * i..4 * i + 4].try_into().unwrap()))
+    };
+    let hits = freed_blocks_with(canary_hmac_states(), || {
+        drop(Box::new(words(inner)));
+        drop(Box::new(words(outer)));
+    });
+    assert_eq!(hits, 2);
+    let hits = freed_blocks_with(canary_hmac_states(), || {
+        drop(Box::new(zeroize::Zeroizing::new(words(inner))));
+    });
+    assert_eq!(hits, 0);
 }
 
-/// Keys are zeroized when the last handle drops: no freed block ever holds one,
-/// through building codecs, signing, verifying (old key too), original-format and
-/// encrypted cookies in both ciphers, and every rejection path.
+/// Keys are zeroized when the last handle drops: no freed block ever holds one, nor
+/// the HMAC-SHA256 states precomputed from one, through building codecs, signing,
+/// verifying (old key too), original-format and encrypted cookies in both ciphers,
+/// and every rejection path.
 #[test]
 fn keys_are_zeroized_on_drop_through_encode_and_decode() {
     let session = doc! { "_id": "0123456789abcdef0123456789abcdef", "user_id": 42 };
-    let hits = freed_blocks_with_canaries(|| {
+    let hits = freed_blocks_with(canary_hmac_states(), || {
         let key = SecretKey::new(JWT_CANARY);
         let clone = key.clone();
         drop(key);
@@ -419,11 +489,9 @@ fn derived_encryption_keys_are_zeroized() {
             1,
             &mut derived,
         );
-        EXTRA.lock().unwrap().push(derived);
-        let hits = freed_blocks_with_canaries(|| {
+        let hits = freed_blocks_with(vec![derived], || {
             assert!(enc.decode(&cookie).is_ok());
         });
-        EXTRA.lock().unwrap().clear();
         assert_eq!(
             hits, 0,
             "{crypto:?}: the derived AES key was left in freed memory"
@@ -435,7 +503,7 @@ fn derived_encryption_keys_are_zeroized() {
 /// the option set must not leave them in freed memory either.
 #[test]
 fn keys_from_beaker_options_are_zeroized_on_drop() {
-    let hits = freed_blocks_with_canaries(|| {
+    let hits = freed_blocks_with(canary_hmac_states(), || {
         let options = BeakerOptions::from_pairs([
             ("session.jwt_secret_keys", JWT_CANARY),
             ("session.original_format_validate_key", VALIDATE_CANARY),
@@ -495,6 +563,24 @@ fn mac_tags_are_compared_in_constant_time() {
         if code.contains("verify_slice") || code.contains(".verify(") {
             verifying_files += 1;
         }
+    }
+    // The JWT HMAC is computed from precomputed key states (src/hs256.rs) and its tag
+    // compared through `CtOutput`, whose `Eq` is `subtle`'s constant-time `ct_eq`;
+    // outside its tests that file compares nothing with `==`/`!=`.
+    let hs256 = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/hs256.rs"),
+    )
+    .unwrap();
+    let non_test = hs256.split("#[cfg(test)]").next().unwrap();
+    assert!(non_test.contains("CtOutput::<sha2::Sha256>::new"));
+    for line in non_test
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+    {
+        assert!(
+            !line.contains("==") && !line.contains("!="),
+            "src/hs256.rs compares with ==: {line}"
+        );
     }
     // the JWT verifier and the original-format verifier
     assert!(

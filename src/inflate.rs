@@ -879,30 +879,36 @@ impl Stream<'_> {
         result
     }
 
+    /// One table entry (through its sub-table if any) with every check, its bits
+    /// consumed; also the bit buffer as it was before them (for the extra bits).
+    /// `at` reads the table, `mask` selects the primary index bits.
+    #[cold]
+    fn checked_entry(&mut self, at: impl Fn(u64) -> u32, mask: u64) -> Result<(u32, u64)> {
+        self.refill();
+        let mut e = at(self.bitbuf & mask);
+        if e & F_SUB != 0 {
+            self.consume(e & 0xff);
+            e = at(u64::from(e >> 16) + (self.bitbuf & ((1u64 << ((e >> 8) & 15)) - 1)));
+        }
+        if e & F_BAD != 0 {
+            return Err(Error::Zlib);
+        }
+        let saved = self.bitbuf;
+        self.consume(e & 0xff);
+        if self.truncated() {
+            return Err(Error::Zlib);
+        }
+        Ok((e, saved))
+    }
+
     /// Decodes one symbol with every check (near either end). Returns true at
     /// the end of the block.
     #[cold]
     fn slow_symbol(&mut self, t: &Tables) -> Result<bool> {
         let lit_mask = (1u64 << t.lit_bits) - 1;
         let dist_mask = (1u64 << t.dist_bits) - 1;
-        self.refill();
-        let mut e = lit_primary(&t.lit, self.bitbuf & lit_mask);
-        if e & F_SUB != 0 {
-            self.consume(e & 0xff);
-            e = lit_at(
-                &t.lit,
-                u64::from(e >> 16) + (self.bitbuf & ((1u64 << ((e >> 8) & 15)) - 1)),
-            );
-        }
-        if e & F_BAD != 0 {
-            return Err(Error::Zlib);
-        }
+        let (e, saved) = self.checked_entry(|i| lit_at(&t.lit, i), lit_mask)?;
         let n = e & 0xff;
-        let saved = self.bitbuf;
-        self.consume(n);
-        if self.truncated() {
-            return Err(Error::Zlib);
-        }
         if e & F_LIT != 0 {
             self.room(1)?;
             if let Some(b) = self.out.get_mut(self.op) {
@@ -916,24 +922,8 @@ impl Stream<'_> {
         }
         let len = (e >> 16) as usize + ((saved & ((1u64 << n) - 1)) >> ((e >> 8) & 15)) as usize;
 
-        self.refill();
-        let mut d = dist_primary(&t.dist, self.bitbuf & dist_mask);
-        if d & F_SUB != 0 {
-            self.consume(d & 0xff);
-            d = dist_at(
-                &t.dist,
-                u64::from(d >> 16) + (self.bitbuf & ((1u64 << ((d >> 8) & 15)) - 1)),
-            );
-        }
-        if d & F_BAD != 0 {
-            return Err(Error::Zlib);
-        }
+        let (d, saved) = self.checked_entry(|i| dist_at(&t.dist, i), dist_mask)?;
         let n = d & 0xff;
-        let saved = self.bitbuf;
-        self.consume(n);
-        if self.truncated() {
-            return Err(Error::Zlib);
-        }
         let dist = (d >> 16) as usize + ((saved & ((1u64 << n) - 1)) >> ((d >> 8) & 15)) as usize;
         if dist > self.op {
             return Err(Error::Zlib);

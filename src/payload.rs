@@ -460,14 +460,8 @@ pub(crate) fn session_raw_from_claims(
         && !text.is_empty()
     {
         // The inflated bytes become the view, so they get their own buffer.
-        let bson = with_scratch(|s| {
-            s.zlib.clear();
-            base85::decode_into(text, &mut s.zlib)?;
-            let inflater = s.inflater.get_or_insert_with(Box::default);
-            let mut bson = Vec::new();
-            inflate(inflater, &s.zlib, &mut bson, limits.max_decompressed_size)?;
-            Ok::<_, Error>(bson)
-        })?;
+        let mut bson = Vec::new();
+        with_scratch(|s| unpack_bsz(text, limits, &mut s.zlib, &mut s.inflater, &mut bson))?;
         if check_document(&bson, limits.max_nesting_depth)? {
             return RawDocumentBuf::from_bytes(bson).map_err(|_| invalid());
         }
@@ -535,12 +529,24 @@ fn truthy(v: &Bson) -> bool {
 fn decode_bsz(text: &str, limits: &Limits) -> Result<Document> {
     with_scratch(|s| {
         // `zlib` holds the compressed bytes, `bson` the inflated ones.
-        s.zlib.clear();
-        base85::decode_into(text, &mut s.zlib)?;
-        let inflater = s.inflater.get_or_insert_with(Box::default);
-        inflate(inflater, &s.zlib, &mut s.bson, limits.max_decompressed_size)?;
+        unpack_bsz(text, limits, &mut s.zlib, &mut s.inflater, &mut s.bson)?;
         decode_document(&s.bson, limits.max_nesting_depth)
     })
+}
+
+/// `zlib.decompress(b85decode(text))` into `out`, through the scratch buffer `zlib`
+/// and the thread's inflater.
+fn unpack_bsz(
+    text: &str,
+    limits: &Limits,
+    zlib: &mut Vec<u8>,
+    inflater: &mut Option<Box<Inflater>>,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    zlib.clear();
+    base85::decode_into(text, zlib)?;
+    let inflater = inflater.get_or_insert_with(Box::default);
+    inflate(inflater, zlib, out, limits.max_decompressed_size)
 }
 
 /// `zlib.compress(data, level)` byte for byte as madler zlib writes it (levels 4..=9),

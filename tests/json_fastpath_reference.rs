@@ -24,21 +24,12 @@ mod reference;
 use std::cell::RefCell;
 
 use beaker_session_jwt::bson::{Bson, Document};
-use beaker_session_jwt::{BeakerOptions, Codec, ejson};
+use beaker_session_jwt::{Codec, ejson};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{Value, json};
 
 const KEY: &str = "fastpath-reference-key-0123456789";
-
-fn make_codec(options: &Value) -> Codec {
-    let pairs = options
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()));
-    Codec::from_options(&BeakerOptions::from_pairs(pairs)).unwrap()
-}
 
 // The tie 123456789.126953125 is written exactly: it is the value, not a rounding.
 #[allow(clippy::excessive_precision)]
@@ -216,7 +207,10 @@ fn json_fast_paths_match_the_reference() {
         json!({"jwt_secret_keys": KEY, "bson_compress_jwt_payload": "false"}),
         json!({"jwt_secret_keys": KEY, "bson_compress_jwt_payload": "true"}),
     );
-    let codecs = (make_codec(&options.0), make_codec(&options.1));
+    let codecs = (
+        common::codec_from_json_options(&options.0),
+        common::codec_from_json_options(&options.1),
+    );
     let mut runner = TestRunner::new(Config {
         cases: 256,
         failure_persistence: None,

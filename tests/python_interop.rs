@@ -7,9 +7,11 @@
 
 mod reference;
 
+mod common;
+
 use beaker_session_jwt::bson::{self, Bson, Document, oid::ObjectId, spec::BinarySubtype};
-use beaker_session_jwt::{BeakerOptions, Codec, ejson};
-use serde_json::{Value, json};
+use beaker_session_jwt::ejson;
+use serde_json::json;
 
 /// A small deterministic generator (xorshift64*), so failures reproduce.
 struct Gen(u64);
@@ -93,15 +95,6 @@ impl Gen {
     }
 }
 
-fn make_codec(options: &Value) -> Codec {
-    let pairs = options
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()));
-    Codec::from_options(&BeakerOptions::from_pairs(pairs)).unwrap()
-}
-
 fn run_interop(bson_mode: bool, seed: u64, count: usize) {
     let Some(mut py) = reference::RefBatch::start() else {
         return;
@@ -114,8 +107,8 @@ fn run_interop(bson_mode: bool, seed: u64, count: usize) {
         "jwt_secret_keys": "interop-old-key-0123456789",
         "bson_compress_jwt_payload": if bson_mode { "true" } else { "false" },
     });
-    let codec = make_codec(&options);
-    let old_codec = make_codec(&old_key_options);
+    let codec = common::codec_from_json_options(&options);
+    let old_codec = common::codec_from_json_options(&old_key_options);
     let mut rng = Gen(seed);
     let mut identical = 0;
     for i in 0..count {

@@ -7,7 +7,7 @@
 mod common;
 
 use base64::Engine as _;
-use beaker_session_jwt::{BeakerOptions, Codec};
+use beaker_session_jwt::Codec;
 
 #[test]
 fn every_decode_vector_reads_the_same_through_the_view() {
@@ -71,11 +71,7 @@ fn plain_sessions_are_viewed_without_conversion() {
         if !name.starts_with("bson_") {
             continue;
         }
-        let options = case["decode_options"].as_object().expect("options");
-        let pairs = options
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str().expect("string option")));
-        let codec = Codec::from_options(&BeakerOptions::from_pairs(pairs)).expect("codec");
+        let codec = common::codec_from_json_options(&case["decode_options"]);
         let cookie = case["cookie"].as_str().expect("cookie");
         let raw = codec.decode_raw(cookie).expect("decodes");
         let hex: String = raw

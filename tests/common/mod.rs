@@ -159,6 +159,17 @@ pub fn codec(v: &Vector) -> beaker_session_jwt::Result<Codec> {
     Codec::from_options(&options)
 }
 
+/// A codec from a JSON object of option strings (the bench inputs' and the
+/// reference batch's `*_options`).
+pub fn codec_from_json_options(options: &Value) -> Codec {
+    let pairs = options
+        .as_object()
+        .expect("options object")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().expect("string option").to_owned()));
+    Codec::from_options(&BeakerOptions::from_pairs(pairs)).expect("valid options")
+}
+
 /// Whether key order is part of what a vector pins down: the `id-not-first-*` and
 /// `key-order-*` cases (VECTORS.md), and every BSON-mode vector, whose session is
 /// the BSON document in stored order. (The JWT tests of this crate compare order

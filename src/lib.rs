@@ -42,6 +42,7 @@ mod base85;
 mod codec;
 pub mod config;
 pub mod cookies;
+mod doc_build;
 pub mod ejson;
 pub mod error;
 mod hs256;

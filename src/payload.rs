@@ -19,6 +19,7 @@ use bson::{
 
 use crate::base85;
 use crate::codec::Limits;
+use crate::doc_build;
 use crate::error::{Error, Result};
 use crate::inflate::Inflater;
 use crate::pyjson;
@@ -596,10 +597,10 @@ const MAX_DATETIME_MS: i64 = 253_402_300_799_999;
 
 /// A container being built by [`DocumentSink`].
 enum Container {
-    Doc(Document),
-    Arr(Vec<Bson>),
-    /// Code with scope: the code, and its scope being decoded.
-    Scope(String, Document),
+    Doc,
+    Arr,
+    /// Code with scope: the code (its scope is the container's entries).
+    Scope(String),
 }
 
 /// A container the walk enters.
@@ -716,12 +717,15 @@ fn read_cstr(data: &[u8], pos: usize, end: usize) -> Result<&[u8]> {
 /// document's terminator (it reads past the end of its buffer); such crafted
 /// documents are refused here with [`Error::InvalidBson`].
 pub(crate) fn decode_document(data: &[u8], max_depth: usize) -> Result<Document> {
-    let mut sink = DocumentSink {
-        stack: Vec::new(),
-        done: None,
-    };
-    walk(data, max_depth, &mut sink)?;
-    sink.done.ok_or_else(invalid)
+    doc_build::with_entries(|entries| {
+        let mut sink = DocumentSink {
+            stack: Vec::with_capacity(8),
+            entries,
+            done: None,
+        };
+        walk(data, max_depth, &mut sink)?;
+        sink.done.ok_or_else(invalid)
+    })
 }
 
 /// Checks `data` exactly as [`decode_document`] does, without building anything.
@@ -983,36 +987,36 @@ fn fixed<const N: usize>(data: &[u8], pos: usize, avail: usize) -> Result<[u8; N
     read_array::<N>(data, pos)
 }
 
-/// Builds the `Document` pymongo's decoder would give.
-struct DocumentSink {
-    /// Open containers with their key in the parent (None for the top level).
-    stack: Vec<(Container, Option<String>)>,
+/// Builds the `Document` pymongo's decoder would give. A container's values are
+/// collected until it closes, so each document and array is allocated once at its
+/// final size (see [`doc_build`]).
+struct DocumentSink<'e> {
+    /// Open containers: what they are, their key in the parent (None for the top
+    /// level and array elements), and where their values start in `entries`.
+    stack: Vec<(Container, Option<String>, usize)>,
+    /// The values of every open container, innermost last (array elements with an
+    /// empty key).
+    entries: &'e mut Vec<(String, Bson)>,
     done: Option<Document>,
 }
 
-impl DocumentSink {
+impl DocumentSink<'_> {
     #[inline(always)]
     fn insert(&mut self, key: Option<String>, value: Bson) {
-        match self.stack.last_mut() {
-            // Duplicate keys: the last value wins, at the first key's position.
-            Some((Container::Doc(d) | Container::Scope(_, d), _)) => {
-                d.insert(key.unwrap_or_default(), value);
-            }
-            Some((Container::Arr(a), _)) => a.push(value),
-            None => {}
-        }
+        self.entries.push((key.unwrap_or_default(), value));
     }
 }
 
-impl<'a> Sink<'a> for DocumentSink {
+impl<'a> Sink<'a> for DocumentSink<'_> {
     #[inline]
     fn open(&mut self, key: Option<&'a str>, opening: Opening<'a>) {
         let container = match opening {
-            Opening::Doc => Container::Doc(Document::new()),
-            Opening::Arr => Container::Arr(Vec::new()),
-            Opening::Scope(code) => Container::Scope(code.to_owned(), Document::new()),
+            Opening::Doc => Container::Doc,
+            Opening::Arr => Container::Arr,
+            Opening::Scope(code) => Container::Scope(code.to_owned()),
         };
-        self.stack.push((container, key.map(str::to_owned)));
+        self.stack
+            .push((container, key.map(str::to_owned), self.entries.len()));
     }
 
     #[inline]
@@ -1060,11 +1064,13 @@ impl<'a> Sink<'a> for DocumentSink {
     }
 
     fn close(&mut self) {
-        let Some((container, key)) = self.stack.pop() else {
+        let Some((container, key, start)) = self.stack.pop() else {
             return;
         };
+        let children = self.entries.drain(start.min(self.entries.len())..);
         let value = match container {
-            Container::Doc(d) => {
+            Container::Doc => {
+                let d = doc_build::document_from(children);
                 if self.stack.is_empty() {
                     // The top level gets no DBRef treatment.
                     self.done = Some(d);
@@ -1072,10 +1078,11 @@ impl<'a> Sink<'a> for DocumentSink {
                 }
                 Bson::Document(dbref_hook(d))
             }
-            Container::Arr(a) => Bson::Array(a),
-            Container::Scope(code, scope) => {
-                Bson::JavaScriptCodeWithScope(JavaScriptCodeWithScope { code, scope })
-            }
+            Container::Arr => Bson::Array(children.map(|(_, v)| v).collect()),
+            Container::Scope(code) => Bson::JavaScriptCodeWithScope(JavaScriptCodeWithScope {
+                code,
+                scope: doc_build::document_from(children),
+            }),
         };
         self.insert(key, value);
     }

@@ -11,6 +11,7 @@ use std::borrow::Cow;
 
 use bson::{Bson, Document};
 
+use crate::doc_build;
 use crate::error::{Error, Result};
 
 // ------------------------------------------------------------------------ loads
@@ -29,17 +30,21 @@ pub(crate) fn loads(bytes: &[u8], max_depth: usize) -> Result<Bson> {
         Text::Utf8(t) => (t.as_bytes(), Some(*t)),
         Text::Generalized(b) => (&b[..], None),
     };
-    let mut sink = DocSink::default();
-    Parser::new(s, utf8, max_depth).run(&mut sink)?;
-    sink.finish()
+    doc_build::with_entries(|entries| {
+        let mut sink = DocSink::new(entries);
+        Parser::new(s, utf8, max_depth).run(&mut sink)?;
+        sink.finish()
+    })
 }
 
 /// `json.loads(str)`: like [`loads`] on text that is already decoded (no encoding
 /// detection, so a leading U+FEFF is an error as in Python).
 pub(crate) fn loads_str(text: &str, max_depth: usize) -> Result<Bson> {
-    let mut sink = DocSink::default();
-    Parser::new(text.as_bytes(), Some(text), max_depth).run(&mut sink)?;
-    sink.finish()
+    doc_build::with_entries(|entries| {
+        let mut sink = DocSink::new(entries);
+        Parser::new(text.as_bytes(), Some(text), max_depth).run(&mut sink)?;
+        sink.finish()
+    })
 }
 
 /// Decoded JSON text: plain UTF-8 (the usual case, kept as `&str` so strings are
@@ -229,16 +234,21 @@ trait Sink<'a> {
 }
 
 /// One open container of [`DocSink`].
+/// Each holds where its values start in [`DocSink::entries`].
 enum Frame {
-    Array(Vec<Bson>),
-    /// The document so far and the key whose value is being parsed.
-    Object(Document, String),
+    Array(usize),
+    /// Also the key whose value is being parsed.
+    Object(usize, String),
 }
 
-/// Builds the `Bson` value `json.loads` returns.
-#[derive(Default)]
-struct DocSink {
+/// Builds the `Bson` value `json.loads` returns. A container's values are
+/// collected until it closes, so each document and array is allocated once at its
+/// final size (see [`doc_build`]).
+struct DocSink<'e> {
     stack: Vec<Frame>,
+    /// The values of every open container, innermost last (array elements with an
+    /// empty key).
+    entries: &'e mut Vec<(String, Bson)>,
     done: Option<Bson>,
     /// Whether a value Python accepts but `Bson` cannot hold was replaced by a
     /// placeholder ([`OUT_OF_RANGE`] or [`LONE_SURROGATE`]). Reported only if the text
@@ -282,18 +292,26 @@ fn find_placeholder(value: &Bson, key: Option<&str>) -> Option<Error> {
     None
 }
 
-impl DocSink {
+impl<'e> DocSink<'e> {
+    fn new(entries: &'e mut Vec<(String, Bson)>) -> Self {
+        DocSink {
+            stack: Vec::new(),
+            entries,
+            done: None,
+            placeholders: false,
+            key_error: None,
+        }
+    }
+
     /// Attaches a finished value to its container (or keeps it as the result).
+    /// Python dict semantics for duplicate keys (first position, last value) come
+    /// from [`doc_build::document_from`].
     #[inline(always)]
     fn attach(&mut self, value: Bson) {
         match self.stack.last_mut() {
             None => self.done = Some(value),
-            Some(Frame::Array(items)) => items.push(value),
-            // Python dict semantics: a duplicate key keeps its first position and
-            // takes the last value (IndexMap insert does that).
-            Some(Frame::Object(doc, key)) => {
-                doc.insert(std::mem::take(key), value);
-            }
+            Some(Frame::Array(_)) => self.entries.push((String::new(), value)),
+            Some(Frame::Object(_, key)) => self.entries.push((std::mem::take(key), value)),
         }
     }
 
@@ -337,7 +355,7 @@ impl DocSink {
     }
 }
 
-impl<'a> Sink<'a> for DocSink {
+impl<'a> Sink<'a> for DocSink<'_> {
     #[inline]
     fn innermost(&self) -> Option<bool> {
         self.stack.last().map(|f| matches!(f, Frame::Array(_)))
@@ -382,13 +400,13 @@ impl<'a> Sink<'a> for DocSink {
     #[inline]
     fn begin_object(&mut self, key: Key<'a>) -> Result<()> {
         let key = self.key_text(key);
-        self.stack.push(Frame::Object(Document::new(), key));
+        self.stack.push(Frame::Object(self.entries.len(), key));
         Ok(())
     }
 
     #[inline]
     fn begin_array(&mut self) -> Result<()> {
-        self.stack.push(Frame::Array(Vec::new()));
+        self.stack.push(Frame::Array(self.entries.len()));
         Ok(())
     }
 
@@ -404,7 +422,11 @@ impl<'a> Sink<'a> for DocSink {
     #[inline]
     fn end_object(&mut self) -> Result<()> {
         match self.stack.pop() {
-            Some(Frame::Object(doc, _)) => self.attach(Bson::Document(doc)),
+            Some(Frame::Object(start, _)) => {
+                let entries = self.entries.drain(start.min(self.entries.len())..);
+                let doc = doc_build::document_from(entries);
+                self.attach(Bson::Document(doc));
+            }
             _ => return err("internal parser state"),
         }
         Ok(())
@@ -413,7 +435,11 @@ impl<'a> Sink<'a> for DocSink {
     #[inline]
     fn end_array(&mut self) -> Result<()> {
         match self.stack.pop() {
-            Some(Frame::Array(items)) => self.attach(Bson::Array(items)),
+            Some(Frame::Array(start)) => {
+                let entries = self.entries.drain(start.min(self.entries.len())..);
+                let items = entries.map(|(_, v)| v).collect();
+                self.attach(Bson::Array(items));
+            }
             _ => return err("internal parser state"),
         }
         Ok(())

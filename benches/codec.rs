@@ -635,6 +635,12 @@ fn bench_blocks(c: &mut Criterion, inputs: &Inputs) {
                 mac.finalize().into_bytes()
             })
         });
+        // The least any HMAC-SHA256 verification costs per key: one SHA-256 pass over
+        // the signing input (the key's own blocks can be precomputed, the outer hash
+        // is one more block). Bounds the cost of each extra key tried.
+        g.bench_function(format!("{label}_sha256_signing_input"), |b| {
+            b.iter(|| <Sha256 as sha2::Digest>::digest(black_box(signing_input.as_bytes())))
+        });
         g.bench_function(format!("{label}_b85_decode"), |b| {
             b.iter(|| b85_decode(black_box(&packed), &table, &mut buf))
         });

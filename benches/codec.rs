@@ -32,7 +32,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use beaker_session_jwt::bson::Bson;
-use beaker_session_jwt::bson::{Document, RawDocumentBuf};
+use beaker_session_jwt::bson::{Document, RawBsonRef, RawDocument, RawDocumentBuf};
 use beaker_session_jwt::{Codec, DataSerializer, SessionConfig};
 use criterion::{Criterion, criterion_group, criterion_main};
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
@@ -243,11 +243,14 @@ impl Floor {
         Some((doc, index))
     }
 
-    /// Building blocks of a decode to raw BSON: the BSON bytes in an owned
-    /// `RawDocumentBuf` (whose constructor checks only the length and terminator).
+    /// Building blocks of a decode to validated raw BSON: the BSON bytes in an owned
+    /// `RawDocumentBuf` (whose constructor checks only the length and terminator),
+    /// then every element read once through bson's raw iterators, which check the
+    /// structure and the UTF-8 of keys and strings (what `decode_raw` guarantees).
     fn decode_raw(&mut self, cookie: &str, keys: &[&[u8]]) -> Option<(RawDocumentBuf, usize)> {
         let index = self.verify_and_inflate(cookie, keys)?;
         let raw = RawDocumentBuf::from_bytes(self.raw.clone()).ok()?;
+        validate_raw(&raw)?;
         Some((raw, index))
     }
 
@@ -349,6 +352,26 @@ fn expected_key_index(case: &Case) -> Option<usize> {
     let keys = keys_of(&case.decode_options);
     let signer = keys_of(&case.encode_options).into_iter().next()?;
     keys.iter().position(|k| *k == signer)
+}
+
+/// Reads every element of `doc`, nested ones included, through bson's raw iterators.
+fn validate_raw(doc: &RawDocument) -> Option<()> {
+    for element in doc {
+        let (_, value) = element.ok()?;
+        validate_raw_value(value)?;
+    }
+    Some(())
+}
+
+fn validate_raw_value(value: RawBsonRef<'_>) -> Option<()> {
+    match value {
+        RawBsonRef::Document(d) => validate_raw(d),
+        RawBsonRef::Array(a) => a
+            .into_iter()
+            .try_for_each(|item| validate_raw_value(item.ok()?)),
+        RawBsonRef::JavaScriptCodeWithScope(c) => validate_raw(c.scope),
+        _ => Some(()),
+    }
 }
 
 fn bench_decode(c: &mut Criterion, inputs: &Inputs) {

@@ -993,16 +993,16 @@ fn fixed<const N: usize>(data: &[u8], pos: usize, avail: usize) -> Result<[u8; N
 struct DocumentSink<'e> {
     /// Open containers: what they are, their key in the parent (None for the top
     /// level and array elements), and where their values start in `entries`.
-    stack: Vec<(Container, Option<String>, usize)>,
+    stack: Vec<(Container, Option<Box<str>>, usize)>,
     /// The values of every open container, innermost last (array elements with an
     /// empty key).
-    entries: &'e mut Vec<(String, Bson)>,
+    entries: &'e mut Vec<doc_build::Entry>,
     done: Option<Document>,
 }
 
 impl DocumentSink<'_> {
     #[inline(always)]
-    fn insert(&mut self, key: Option<String>, value: Bson) {
+    fn insert(&mut self, key: Option<Box<str>>, value: Bson) {
         self.entries.push((key.unwrap_or_default(), value));
     }
 }
@@ -1016,7 +1016,7 @@ impl<'a> Sink<'a> for DocumentSink<'_> {
             Opening::Scope(code) => Container::Scope(code.to_owned()),
         };
         self.stack
-            .push((container, key.map(str::to_owned), self.entries.len()));
+            .push((container, key.map(Box::from), self.entries.len()));
     }
 
     #[inline]
@@ -1059,7 +1059,7 @@ impl<'a> Sink<'a> for DocumentSink<'_> {
             Scalar::MinKey => Bson::MinKey,
             Scalar::MaxKey => Bson::MaxKey,
         };
-        self.insert(key.map(str::to_owned), value);
+        self.insert(key.map(Box::from), value);
         Ok(())
     }
 

@@ -248,7 +248,7 @@ struct DocSink<'e> {
     stack: Vec<Frame>,
     /// The values of every open container, innermost last (array elements with an
     /// empty key).
-    entries: &'e mut Vec<(String, Bson)>,
+    entries: &'e mut Vec<doc_build::Entry>,
     done: Option<Bson>,
     /// Whether a value Python accepts but `Bson` cannot hold was replaced by a
     /// placeholder ([`OUT_OF_RANGE`] or [`LONE_SURROGATE`]). Reported only if the text
@@ -293,7 +293,7 @@ fn find_placeholder(value: &Bson, key: Option<&str>) -> Option<Error> {
 }
 
 impl<'e> DocSink<'e> {
-    fn new(entries: &'e mut Vec<(String, Bson)>) -> Self {
+    fn new(entries: &'e mut Vec<doc_build::Entry>) -> Self {
         DocSink {
             stack: Vec::new(),
             entries,
@@ -310,8 +310,11 @@ impl<'e> DocSink<'e> {
     fn attach(&mut self, value: Bson) {
         match self.stack.last_mut() {
             None => self.done = Some(value),
-            Some(Frame::Array(_)) => self.entries.push((String::new(), value)),
-            Some(Frame::Object(_, key)) => self.entries.push((std::mem::take(key), value)),
+            Some(Frame::Array(_)) => self.entries.push((Box::default(), value)),
+            Some(Frame::Object(_, key)) => {
+                let key = std::mem::take(key).into_boxed_str();
+                self.entries.push((key, value));
+            }
         }
     }
 

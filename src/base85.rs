@@ -99,14 +99,35 @@ pub(crate) fn decode_into(text: &str, out: &mut Vec<u8>) -> Result<()> {
     }
     let bytes = text.as_bytes();
     let padding = (5 - bytes.len() % 5) % 5;
-    out.reserve(bytes.len() / 5 * 4 + 4);
+    let start = out.len();
+    let groups = bytes.len() / 5;
+    out.resize(start + groups * 4, 0);
     let mut chunks = bytes.chunks_exact(5);
-    let mut offset = 0usize;
-    for chunk in &mut chunks {
-        let value = group_value(chunk, offset)?;
-        out.extend_from_slice(&value.to_be_bytes());
-        offset += 5;
+    // Fast pass over the whole groups with no early exit: a bad digit or an
+    // overflow is only flagged, and the slow pass below finds and reports the
+    // first one exactly as Python does.
+    let mut bad = false;
+    for (chunk, dst) in
+        (&mut chunks).zip(out.get_mut(start..).unwrap_or_default().chunks_exact_mut(4))
+    {
+        let mut acc: u64 = 0;
+        for &c in chunk {
+            let digit = DECODE.get(usize::from(c)).copied().unwrap_or(INVALID);
+            bad |= digit == INVALID;
+            acc = acc * 85 + u64::from(digit);
+        }
+        bad |= acc > u64::from(u32::MAX);
+        // Truncation is intended: an overflowing group is reported below.
+        dst.copy_from_slice(&(acc as u32).to_be_bytes());
     }
+    if bad {
+        let mut offset = 0usize;
+        for chunk in bytes.chunks_exact(5) {
+            group_value(chunk, offset)?;
+            offset += 5;
+        }
+    }
+    let offset = groups * 5;
     let rest = chunks.remainder();
     if !rest.is_empty() {
         // Pad with '~' (digit 84) to 5 digits, decode, then drop `padding` bytes.
@@ -179,6 +200,32 @@ mod tests {
         for n in 0..40u8 {
             let data: Vec<u8> = (0..n).map(|i| i.wrapping_mul(37) ^ 0xA5).collect();
             assert_eq!(decode(&encode(&data)).unwrap(), data);
+        }
+    }
+
+    /// Group by group with [`group_value`], stopping at the first error: what the
+    /// fast pass of [`decode_into`] must agree with.
+    fn decode_group_by_group(text: &str) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        let bytes = text.as_bytes();
+        for (i, chunk) in bytes.chunks(5).enumerate() {
+            let mut group = [b'~'; 5];
+            group[..chunk.len()].copy_from_slice(chunk);
+            let value = group_value(&group, i * 5)?.to_be_bytes();
+            out.extend_from_slice(&value[..chunk.len().saturating_sub(1).min(4)]);
+        }
+        Ok(out)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_pass_agrees_with_group_by_group(
+            // Mostly digits, sometimes a bad character or a high digit that overflows.
+            text in "([0-9A-Za-z!#$%&()*+;<=>?@^_`{|}~-]{0,40}[ \"~|]?){0,4}"
+        ) {
+            let fast = decode(&text).map_err(|e| e.to_string());
+            let slow = decode_group_by_group(&text).map_err(|e| e.to_string());
+            proptest::prop_assert_eq!(fast, slow);
         }
     }
 

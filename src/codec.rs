@@ -343,6 +343,12 @@ impl Codec {
     /// Decodes a cookie value (as selected from the `Cookie` header), as
     /// `JWTCookieSession._decrypt_data` does.
     ///
+    /// The session comes as a [`Document`], ready to change and encode again.
+    /// Building it (an allocation per key and string) is about half the cost of
+    /// a decode: a service that only reads the session should use
+    /// [`decode_raw`](Self::decode_raw), which gives the same session as
+    /// validated raw BSON.
+    ///
     /// # Errors
     /// A typed error for every rejection, at the point where the reference rejects:
     /// see [`Error`]. With `read_original_format`, values that are not a JWT at all

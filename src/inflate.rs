@@ -293,14 +293,21 @@ fn fixed_tables() -> Result<&'static Tables> {
             Some(t)
         })
         .as_deref()
-        .ok_or(Error::Zlib)
+        .ok_or_else(zlib_error)
+}
+
+/// The error of an invalid stream, built only when it is returned: an eager
+/// `ok_or(Error::Zlib)` constructs and drops an `Error` on every success.
+#[cold]
+fn zlib_error() -> Error {
+    Error::Zlib
 }
 
 /// Doubles the filled start `table[..end]` of a table (codes one bit longer).
 #[inline(always)]
 fn double(table: &mut [u32], end: usize) -> Result<()> {
     let (head, tail) = table.split_at_mut(end);
-    let tail = tail.get_mut(..end).ok_or(Error::Zlib)?;
+    let tail = tail.get_mut(..end).ok_or_else(zlib_error)?;
     if end >= 8 {
         // In 32-byte pieces: tables are small, a memcpy call costs more.
         for (d, s) in tail.chunks_exact_mut(8).zip(head.chunks_exact(8)) {
@@ -343,7 +350,7 @@ fn build<const N: usize>(
         if kind == Kind::Pre {
             return Err(Error::Zlib);
         }
-        table.get_mut(..2).ok_or(Error::Zlib)?.fill(F_BAD);
+        table.get_mut(..2).ok_or_else(zlib_error)?.fill(F_BAD);
         return Ok(1);
     }
     let entry = |sym: u16, len: usize| -> u32 {
@@ -356,8 +363,8 @@ fn build<const N: usize>(
         if kind == Kind::Pre || max != 1 {
             return Err(Error::Zlib);
         }
-        let sym = code.group(1).first().copied().ok_or(Error::Zlib)?;
-        let pair = table.get_mut(..2).ok_or(Error::Zlib)?;
+        let sym = code.group(1).first().copied().ok_or_else(zlib_error)?;
+        let pair = table.get_mut(..2).ok_or_else(zlib_error)?;
         pair.copy_from_slice(&[entry(sym, 1), F_BAD]);
         return Ok(1);
     }
@@ -382,10 +389,10 @@ fn build<const N: usize>(
             double(table, end)?;
             end <<= 1;
         }
-        let primary = table.get_mut(..end).ok_or(Error::Zlib)?;
+        let primary = table.get_mut(..end).ok_or_else(zlib_error)?;
         for (c, &sym) in (next_code..).zip(group) {
             let index = (c.reverse_bits() >> (32 - len)) as usize;
-            *primary.get_mut(index).ok_or(Error::Zlib)? = entry(sym, len);
+            *primary.get_mut(index).ok_or_else(zlib_error)? = entry(sym, len);
         }
         next_code = (next_code + group.len() as u32) << 1;
     }
@@ -420,13 +427,13 @@ fn build<const N: usize>(
                         (used << 1) + usize::from(count.get(bits + sub_bits).copied().unwrap_or(0));
                 }
                 end = sub_start + (1 << sub_bits);
-                *table.get_mut(prefix).ok_or(Error::Zlib)? =
+                *table.get_mut(prefix).ok_or_else(zlib_error)? =
                     F_SUB | ((sub_start as u32) << 16) | ((sub_bits as u32) << 8) | bits as u32;
             }
             let e = entry(sym, len - bits);
             let stride = 1usize << (len - bits);
             let mut i = sub_start + (codeword >> bits);
-            let sub = table.get_mut(..end).ok_or(Error::Zlib)?;
+            let sub = table.get_mut(..end).ok_or_else(zlib_error)?;
             while let Some(slot) = sub.get_mut(i) {
                 *slot = e;
                 i += stride;
@@ -556,10 +563,9 @@ impl Stream<'_> {
     /// never grows beyond `cap` bytes, so `room` needs no check of its own.
     #[cold]
     fn grow(&mut self, n: usize) -> Result<()> {
-        let too_large = Error::DecompressedTooLarge { limit: self.cap };
         let need = match self.op.checked_add(n) {
             Some(need) if need <= self.cap => need,
-            _ => return Err(too_large),
+            _ => return Err(Error::DecompressedTooLarge { limit: self.cap }),
         };
         let len = self.out.len();
         if need > len {
@@ -581,7 +587,7 @@ impl Stream<'_> {
     /// Decodes one stored block.
     fn stored(&mut self) -> Result<()> {
         let at = self.align()?;
-        let head = self.input.get(at..at + 4).ok_or(Error::Zlib)?;
+        let head = self.input.get(at..at + 4).ok_or_else(zlib_error)?;
         let len = u16::from_le_bytes([
             head.first().copied().unwrap_or(0),
             head.get(1).copied().unwrap_or(0),
@@ -598,10 +604,10 @@ impl Stream<'_> {
         let avail = data.len().min(usize::from(len));
         // zlib copies what there is before noticing the truncation.
         self.room(avail)?;
-        let src = data.get(..avail).ok_or(Error::Zlib)?;
+        let src = data.get(..avail).ok_or_else(zlib_error)?;
         self.out
             .get_mut(self.op..self.op + avail)
-            .ok_or(Error::Zlib)?
+            .ok_or_else(zlib_error)?
             .copy_from_slice(src);
         self.op += avail;
         if avail < usize::from(len) {
@@ -930,7 +936,7 @@ impl Stream<'_> {
         }
         self.room(len)?;
         let op = self.op;
-        let buf = self.out.get_mut(..op + len).ok_or(Error::Zlib)?;
+        let buf = self.out.get_mut(..op + len).ok_or_else(zlib_error)?;
         if dist >= len {
             buf.copy_within(op - dist..op - dist + len, op);
         } else {
@@ -1047,7 +1053,7 @@ impl Inflater {
         let (op, at) = (s.op, s.pos);
         out.truncate(op);
         r?;
-        let check = input.get(at..at + 4).ok_or(Error::Zlib)?;
+        let check = input.get(at..at + 4).ok_or_else(zlib_error)?;
         let want = u32::from_be_bytes([
             check.first().copied().unwrap_or(0),
             check.get(1).copied().unwrap_or(0),

@@ -147,6 +147,28 @@ const PRE_ENTRIES: [u32; 19] = {
     t
 };
 
+/// Bits of the largest primary table: `REV` reverses codewords up to this long.
+const REV_BITS: usize = 11;
+const _: () = assert!(
+    LIT_BITS_LARGE as usize <= REV_BITS
+        && LIT_BITS as usize <= REV_BITS
+        && DIST_BITS_LARGE as usize <= REV_BITS
+        && PRE_BITS as usize <= REV_BITS
+);
+/// `REV[c]` is `c` bit-reversed over `REV_BITS` bits, so a codeword `c` of
+/// `len` bits reads as `REV[c] >> (REV_BITS - len)`: a lookup instead of the
+/// dozen instructions of `reverse_bits` per symbol on x86-64.
+#[allow(clippy::indexing_slicing)] // const-evaluated: a bad index fails the build
+const REV: [u16; 1 << REV_BITS] = {
+    let mut t = [0u16; 1 << REV_BITS];
+    let mut i = 0;
+    while i < t.len() {
+        t[i] = ((i as u32).reverse_bits() >> (32 - REV_BITS)) as u16;
+        i += 1;
+    }
+    t
+};
+
 /// Which code a table decodes: zlib's incompleteness rules differ.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -390,9 +412,15 @@ fn build<const N: usize>(
             end <<= 1;
         }
         let primary = table.get_mut(..end).ok_or_else(zlib_error)?;
-        for (c, &sym) in (next_code..).zip(group) {
-            let index = (c.reverse_bits() >> (32 - len)) as usize;
-            *primary.get_mut(index).ok_or_else(zlib_error)? = entry(sym, len);
+        // Codewords of `len` bits are below 2^len (no over-subscription), and
+        // `len <= bits <= REV_BITS`: the masks only spare the bounds checks.
+        let shift = REV_BITS - len;
+        for (c, &sym) in (next_code as usize..).zip(group) {
+            let rev = REV.get(c & (REV.len() - 1)).copied().unwrap_or(0);
+            let index = usize::from(rev) >> shift;
+            if let Some(slot) = primary.get_mut(index & (end - 1)) {
+                *slot = entry(sym, len);
+            }
         }
         next_code = (next_code + group.len() as u32) << 1;
     }
@@ -642,30 +670,47 @@ impl Stream<'_> {
         let pre_mask = (1u64 << pre_bits) - 1;
 
         let total = nlen + ndist;
-        inf.lit_syms.clear();
-        inf.dist_syms.clear();
+        let (lit_syms, dist_syms) = (&mut inf.lit_syms, &mut inf.dist_syms);
+        lit_syms.clear();
+        dist_syms.clear();
+        // The bit reader in locals (written back below): kept in registers, the
+        // lookups' latency chain has no store and reload in it.
+        let input = self.input;
+        let mut bitbuf = self.bitbuf;
+        let mut bitsleft = self.bitsleft;
+        let mut pos = self.pos;
         // EOB's code length, and the previous code length (for repeats).
         let mut eob_len = 0;
         let mut prev: Option<u8> = None;
         let mut i = 0;
         while i < total {
-            if self.bitsleft < 14 {
-                self.refill();
+            // A code-length code (≤ 7 bits) and its extra bits (≤ 7).
+            if bitsleft < 14 {
+                // Whole bytes up to 56..=63 bits, zeros past the end (as `refill`).
+                let w = match load8(input, pos) {
+                    Some(w) => w,
+                    None => load_padded(input, pos),
+                };
+                bitbuf |= w << bitsleft;
+                pos += ((63 - bitsleft) >> 3) as usize;
+                bitsleft |= 56;
             }
+            const { assert!(PRE_SIZE.is_power_of_two()) };
             let e = inf
                 .pre
-                .get((self.bitbuf & pre_mask) as usize)
+                .get((bitbuf & pre_mask) as usize & (PRE_SIZE - 1))
                 .copied()
                 .unwrap_or(F_BAD);
-            self.consume(e & 0xff);
+            bitbuf >>= e & 0xff;
+            bitsleft -= e & 0xff;
             let sym = (e >> 16) as u8;
             if sym < 16 {
                 // The common case, kept short. Unused symbols (length 0) are
                 // pushed too, into group 0, which nothing reads: no branch.
                 if i < nlen {
-                    inf.lit_syms.push(sym, i);
+                    lit_syms.push(sym, i);
                 } else {
-                    inf.dist_syms.push(sym, i - nlen);
+                    dist_syms.push(sym, i - nlen);
                 }
                 if i == 256 {
                     eob_len = sym;
@@ -674,16 +719,19 @@ impl Stream<'_> {
                 i += 1;
                 continue;
             }
-            let (len, repeat) = match sym {
+            // Extra bits: at least 7 are buffered (14 before the code).
+            let (len, repeat, extra) = match sym {
                 16 => {
                     let Some(p) = prev else {
                         return Err(Error::Zlib);
                     };
-                    (p, 3 + self.bits(2) as usize)
+                    (p, 3 + (bitbuf & 3) as usize, 2)
                 }
-                17 => (0, 3 + self.bits(3) as usize),
-                _ => (0, 11 + self.bits(7) as usize),
+                17 => (0, 3 + (bitbuf & 7) as usize, 3),
+                _ => (0, 11 + (bitbuf & 127) as usize, 7),
             };
+            bitbuf >>= extra;
+            bitsleft -= extra;
             if i + repeat > total {
                 return Err(Error::Zlib);
             }
@@ -691,9 +739,8 @@ impl Stream<'_> {
                 // A run may cross from the literal/length lengths into the
                 // distance lengths.
                 let in_lit = nlen.saturating_sub(i).min(repeat);
-                inf.lit_syms.push_run(len, i, in_lit);
-                inf.dist_syms
-                    .push_run(len, (i + in_lit).saturating_sub(nlen), repeat - in_lit);
+                lit_syms.push_run(len, i, in_lit);
+                dist_syms.push_run(len, (i + in_lit).saturating_sub(nlen), repeat - in_lit);
             }
             if (i..i + repeat).contains(&256) {
                 eob_len = len;
@@ -701,6 +748,9 @@ impl Stream<'_> {
             prev = Some(len);
             i += repeat;
         }
+        self.bitbuf = bitbuf;
+        self.bitsleft = bitsleft;
+        self.pos = pos;
         if self.truncated() || eob_len == 0 {
             return Err(Error::Zlib);
         }

@@ -228,12 +228,18 @@ impl<const N: usize> ByLength<N> {
 
     fn from_lens(lens: &[u8]) -> Self {
         let mut s = Self::new();
+        s.set_lens(lens);
+        s
+    }
+
+    /// Regroups the symbols of code lengths `lens` (indexed by symbol).
+    fn set_lens(&mut self, lens: &[u8]) {
+        self.clear();
         for (sym, &l) in lens.iter().enumerate() {
             if l != 0 {
-                s.push(l, sym);
+                self.push(l, sym);
             }
         }
-        s
     }
 
     fn group(&self, len: usize) -> &[u16] {
@@ -258,6 +264,7 @@ struct Tables {
 pub(crate) struct Inflater {
     tables: Tables,
     pre: [u32; PRE_SIZE],
+    pre_syms: ByLength<19>,
     lit_syms: ByLength<288>,
     dist_syms: ByLength<32>,
 }
@@ -272,6 +279,7 @@ impl Default for Inflater {
                 dist_bits: 1,
             },
             pre: [0; PRE_SIZE],
+            pre_syms: ByLength::new(),
             lit_syms: ByLength::new(),
             dist_syms: ByLength::new(),
         }
@@ -661,12 +669,10 @@ impl Stream<'_> {
                 *l = v;
             }
         }
-        let pre_bits = build(
-            &mut inf.pre,
-            &ByLength::<19>::from_lens(&pre_lens),
-            PRE_BITS,
-            Kind::Pre,
-        )?;
+        // Grouped in the reused `pre_syms`: a fresh one per block costs more to
+        // zero and move than the grouping itself.
+        inf.pre_syms.set_lens(&pre_lens);
+        let pre_bits = build(&mut inf.pre, &inf.pre_syms, PRE_BITS, Kind::Pre)?;
         let pre_mask = (1u64 << pre_bits) - 1;
 
         let total = nlen + ndist;

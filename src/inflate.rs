@@ -50,7 +50,10 @@ const PRE_SIZE: usize = 1 << PRE_BITS;
 
 // Table entry layout (u32):
 //   bits 0..=7   bits consumed: codeword (rest of it in a sub-table) + extra bits;
-//                for a sub-table pointer, the primary table's bits
+//                for a sub-table pointer, the primary table's bits. Always below
+//                64 (at most 15 + 13), so the hot loops shift the bit buffer by
+//                the whole entry (`wrapping_shr` takes it mod 64, as the shift
+//                instruction does): no zero-extension in the lookup chain.
 //   bits 8..=11  codeword length (where the extra bits start); for a sub-table
 //                pointer, the sub-table's index bits
 //   bits 12..=15 flags below
@@ -707,7 +710,7 @@ impl Stream<'_> {
                 .get((bitbuf & pre_mask) as usize & (PRE_SIZE - 1))
                 .copied()
                 .unwrap_or(F_BAD);
-            bitbuf >>= e & 0xff;
+            bitbuf = bitbuf.wrapping_shr(e);
             bitsleft -= e & 0xff;
             let sym = (e >> 16) as u8;
             if sym < 16 {
@@ -831,7 +834,7 @@ impl Stream<'_> {
         macro_rules! consume {
             ($e:expr) => {{
                 let saved = bitbuf;
-                bitbuf >>= $e & 0xff;
+                bitbuf = bitbuf.wrapping_shr($e);
                 bitsleft -= $e & 0xff;
                 saved
             }};

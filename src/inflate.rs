@@ -339,15 +339,22 @@ fn zlib_error() -> Error {
 /// Doubles the filled start `table[..end]` of a table (codes one bit longer).
 #[inline(always)]
 fn double(table: &mut [u32], end: usize) -> Result<()> {
-    let (head, tail) = table.split_at_mut(end);
+    if end < 8 {
+        // One 8-entry piece rather than a memcpy call for a few bytes. The
+        // entries it leaves past `2 * end` are scratch: a later doubling or
+        // sub-table overwrites them, and lookups never reach them before.
+        let piece = *table.first_chunk::<8>().ok_or_else(zlib_error)?;
+        table
+            .get_mut(end..end + 8)
+            .ok_or_else(zlib_error)?
+            .copy_from_slice(&piece);
+        return Ok(());
+    }
+    let (head, tail) = table.split_at_mut_checked(end).ok_or_else(zlib_error)?;
     let tail = tail.get_mut(..end).ok_or_else(zlib_error)?;
-    if end >= 8 {
-        // In 32-byte pieces: tables are small, a memcpy call costs more.
-        for (d, s) in tail.chunks_exact_mut(8).zip(head.chunks_exact(8)) {
-            d.copy_from_slice(s);
-        }
-    } else {
-        tail.copy_from_slice(head);
+    // In 32-byte pieces: tables are small, a memcpy call costs more.
+    for (d, s) in tail.chunks_exact_mut(8).zip(head.chunks_exact(8)) {
+        d.copy_from_slice(s);
     }
     Ok(())
 }

@@ -856,6 +856,9 @@ impl Stream<'_> {
 
         let lit_mask = (1u64 << t.lit_bits) - 1;
         let dist_mask = (1u64 << t.dist_bits) - 1;
+        const { assert!(4 * LIT_BITS_LARGE + LIT_BITS_LARGE <= 56 && 4 * 11 <= FAST_BITS) };
+        const { assert!(6 * 9 <= 56 && 5 * 9 <= FAST_BITS && LIT_BITS <= 9) };
+        let five_literals = t.lit_bits <= 9;
         let mut result = Ok(false);
         refill!();
         // Entry of the next literal/length symbol, its bits not yet taken.
@@ -864,31 +867,33 @@ impl Stream<'_> {
             // At least 56 bits are buffered here.
             let mut saved = consume!(e);
             if e & F_LIT != 0 {
-                // Each literal takes at most 15 bits: after three, 11 bits are
-                // still buffered for the next lookup.
+                // A literal of the primary table takes at most `lit_bits` (≤ 11)
+                // bits: after four, 12 bits are still buffered for the next
+                // lookup; with a table of at most 9 bits, after five, 11.
                 let lit = (e >> 16) as u8;
                 e = lit_primary(&t.lit, bitbuf & lit_mask);
                 if let Some(b) = buf.get_mut(op) {
                     *b = lit;
                 }
                 op += 1;
-                if e & F_LIT != 0 {
-                    consume!(e);
-                    let lit = (e >> 16) as u8;
-                    e = lit_primary(&t.lit, bitbuf & lit_mask);
-                    if let Some(b) = buf.get_mut(op) {
-                        *b = lit;
-                    }
-                    op += 1;
-                    if e & F_LIT != 0 {
-                        consume!(e);
-                        let lit = (e >> 16) as u8;
-                        e = lit_primary(&t.lit, bitbuf & lit_mask);
-                        if let Some(b) = buf.get_mut(op) {
-                            *b = lit;
+                // The next literal, if the entry looked up is one.
+                macro_rules! literal {
+                    () => {{
+                        let is_lit = e & F_LIT != 0;
+                        if is_lit {
+                            consume!(e);
+                            let lit = (e >> 16) as u8;
+                            e = lit_primary(&t.lit, bitbuf & lit_mask);
+                            if let Some(b) = buf.get_mut(op) {
+                                *b = lit;
+                            }
+                            op += 1;
                         }
-                        op += 1;
-                    }
+                        is_lit
+                    }};
+                }
+                if literal!() && literal!() && literal!() && five_literals {
+                    literal!();
                 }
                 refill!();
                 continue;

@@ -12,6 +12,11 @@
 //! Measured on the bench payloads (158→165, 592→809, 2268→4092 bytes), CPU
 //! cycles per call with reused state, same run: zlib-rs 4400 / 11900 / 35800,
 //! this inflater 2840 / 8400 / 27000 (libdeflate 5800 / 10200 / 24500).
+//! Issue 6 (errors built only when returned, a const bit-reversal table, the
+//! code-length reader in registers, shifts by the whole table entry, four or
+//! five literals per refill) then took the cycles of a whole
+//! `__zlib_decompress` call on the same payloads from 3246 / 9090 / 27629 to
+//! 2612 / 7633 / 24822 (medians of 9, same run).
 //!
 //! Fidelity notes (zlib 1.2.13 `inflate.c`/`inftrees.c`), all errors [`Error::Zlib`]:
 //! header `(CMF*256+FLG) % 31 == 0`, CM 8, CINFO ≤ 7, FDICT refused; block type 3;
@@ -50,7 +55,10 @@ const PRE_SIZE: usize = 1 << PRE_BITS;
 
 // Table entry layout (u32):
 //   bits 0..=7   bits consumed: codeword (rest of it in a sub-table) + extra bits;
-//                for a sub-table pointer, the primary table's bits
+//                for a sub-table pointer, the primary table's bits. Always below
+//                64 (at most 15 + 13), so the hot loops shift the bit buffer by
+//                the whole entry (`wrapping_shr` takes it mod 64, as the shift
+//                instruction does): no zero-extension in the lookup chain.
 //   bits 8..=11  codeword length (where the extra bits start); for a sub-table
 //                pointer, the sub-table's index bits
 //   bits 12..=15 flags below
@@ -147,6 +155,28 @@ const PRE_ENTRIES: [u32; 19] = {
     t
 };
 
+/// Bits of the largest primary table: `REV` reverses codewords up to this long.
+const REV_BITS: usize = 11;
+const _: () = assert!(
+    LIT_BITS_LARGE as usize <= REV_BITS
+        && LIT_BITS as usize <= REV_BITS
+        && DIST_BITS_LARGE as usize <= REV_BITS
+        && PRE_BITS as usize <= REV_BITS
+);
+/// `REV[c]` is `c` bit-reversed over `REV_BITS` bits, so a codeword `c` of
+/// `len` bits reads as `REV[c] >> (REV_BITS - len)`: a lookup instead of the
+/// dozen instructions of `reverse_bits` per symbol on x86-64.
+#[allow(clippy::indexing_slicing)] // const-evaluated: a bad index fails the build
+const REV: [u16; 1 << REV_BITS] = {
+    let mut t = [0u16; 1 << REV_BITS];
+    let mut i = 0;
+    while i < t.len() {
+        t[i] = ((i as u32).reverse_bits() >> (32 - REV_BITS)) as u16;
+        i += 1;
+    }
+    t
+};
+
 /// Which code a table decodes: zlib's incompleteness rules differ.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -206,12 +236,18 @@ impl<const N: usize> ByLength<N> {
 
     fn from_lens(lens: &[u8]) -> Self {
         let mut s = Self::new();
+        s.set_lens(lens);
+        s
+    }
+
+    /// Regroups the symbols of code lengths `lens` (indexed by symbol).
+    fn set_lens(&mut self, lens: &[u8]) {
+        self.clear();
         for (sym, &l) in lens.iter().enumerate() {
             if l != 0 {
-                s.push(l, sym);
+                self.push(l, sym);
             }
         }
-        s
     }
 
     fn group(&self, len: usize) -> &[u16] {
@@ -236,6 +272,7 @@ struct Tables {
 pub(crate) struct Inflater {
     tables: Tables,
     pre: [u32; PRE_SIZE],
+    pre_syms: ByLength<19>,
     lit_syms: ByLength<288>,
     dist_syms: ByLength<32>,
 }
@@ -250,6 +287,7 @@ impl Default for Inflater {
                 dist_bits: 1,
             },
             pre: [0; PRE_SIZE],
+            pre_syms: ByLength::new(),
             lit_syms: ByLength::new(),
             dist_syms: ByLength::new(),
         }
@@ -293,21 +331,35 @@ fn fixed_tables() -> Result<&'static Tables> {
             Some(t)
         })
         .as_deref()
-        .ok_or(Error::Zlib)
+        .ok_or_else(zlib_error)
+}
+
+/// The error of an invalid stream, built only when it is returned: an eager
+/// `ok_or(Error::Zlib)` constructs and drops an `Error` on every success.
+#[cold]
+fn zlib_error() -> Error {
+    Error::Zlib
 }
 
 /// Doubles the filled start `table[..end]` of a table (codes one bit longer).
 #[inline(always)]
 fn double(table: &mut [u32], end: usize) -> Result<()> {
-    let (head, tail) = table.split_at_mut(end);
-    let tail = tail.get_mut(..end).ok_or(Error::Zlib)?;
-    if end >= 8 {
-        // In 32-byte pieces: tables are small, a memcpy call costs more.
-        for (d, s) in tail.chunks_exact_mut(8).zip(head.chunks_exact(8)) {
-            d.copy_from_slice(s);
-        }
-    } else {
-        tail.copy_from_slice(head);
+    if end < 8 {
+        // One 8-entry piece rather than a memcpy call for a few bytes. The
+        // entries it leaves past `2 * end` are scratch: a later doubling or
+        // sub-table overwrites them, and lookups never reach them before.
+        let piece = *table.first_chunk::<8>().ok_or_else(zlib_error)?;
+        table
+            .get_mut(end..end + 8)
+            .ok_or_else(zlib_error)?
+            .copy_from_slice(&piece);
+        return Ok(());
+    }
+    let (head, tail) = table.split_at_mut_checked(end).ok_or_else(zlib_error)?;
+    let tail = tail.get_mut(..end).ok_or_else(zlib_error)?;
+    // In 32-byte pieces: tables are small, a memcpy call costs more.
+    for (d, s) in tail.chunks_exact_mut(8).zip(head.chunks_exact(8)) {
+        d.copy_from_slice(s);
     }
     Ok(())
 }
@@ -343,7 +395,7 @@ fn build<const N: usize>(
         if kind == Kind::Pre {
             return Err(Error::Zlib);
         }
-        table.get_mut(..2).ok_or(Error::Zlib)?.fill(F_BAD);
+        table.get_mut(..2).ok_or_else(zlib_error)?.fill(F_BAD);
         return Ok(1);
     }
     let entry = |sym: u16, len: usize| -> u32 {
@@ -356,8 +408,8 @@ fn build<const N: usize>(
         if kind == Kind::Pre || max != 1 {
             return Err(Error::Zlib);
         }
-        let sym = code.group(1).first().copied().ok_or(Error::Zlib)?;
-        let pair = table.get_mut(..2).ok_or(Error::Zlib)?;
+        let sym = code.group(1).first().copied().ok_or_else(zlib_error)?;
+        let pair = table.get_mut(..2).ok_or_else(zlib_error)?;
         pair.copy_from_slice(&[entry(sym, 1), F_BAD]);
         return Ok(1);
     }
@@ -382,10 +434,16 @@ fn build<const N: usize>(
             double(table, end)?;
             end <<= 1;
         }
-        let primary = table.get_mut(..end).ok_or(Error::Zlib)?;
-        for (c, &sym) in (next_code..).zip(group) {
-            let index = (c.reverse_bits() >> (32 - len)) as usize;
-            *primary.get_mut(index).ok_or(Error::Zlib)? = entry(sym, len);
+        let primary = table.get_mut(..end).ok_or_else(zlib_error)?;
+        // Codewords of `len` bits are below 2^len (no over-subscription), and
+        // `len <= bits <= REV_BITS`: the masks only spare the bounds checks.
+        let shift = REV_BITS - len;
+        for (c, &sym) in (next_code as usize..).zip(group) {
+            let rev = REV.get(c & (REV.len() - 1)).copied().unwrap_or(0);
+            let index = usize::from(rev) >> shift;
+            if let Some(slot) = primary.get_mut(index & (end - 1)) {
+                *slot = entry(sym, len);
+            }
         }
         next_code = (next_code + group.len() as u32) << 1;
     }
@@ -420,13 +478,13 @@ fn build<const N: usize>(
                         (used << 1) + usize::from(count.get(bits + sub_bits).copied().unwrap_or(0));
                 }
                 end = sub_start + (1 << sub_bits);
-                *table.get_mut(prefix).ok_or(Error::Zlib)? =
+                *table.get_mut(prefix).ok_or_else(zlib_error)? =
                     F_SUB | ((sub_start as u32) << 16) | ((sub_bits as u32) << 8) | bits as u32;
             }
             let e = entry(sym, len - bits);
             let stride = 1usize << (len - bits);
             let mut i = sub_start + (codeword >> bits);
-            let sub = table.get_mut(..end).ok_or(Error::Zlib)?;
+            let sub = table.get_mut(..end).ok_or_else(zlib_error)?;
             while let Some(slot) = sub.get_mut(i) {
                 *slot = e;
                 i += stride;
@@ -556,10 +614,9 @@ impl Stream<'_> {
     /// never grows beyond `cap` bytes, so `room` needs no check of its own.
     #[cold]
     fn grow(&mut self, n: usize) -> Result<()> {
-        let too_large = Error::DecompressedTooLarge { limit: self.cap };
         let need = match self.op.checked_add(n) {
             Some(need) if need <= self.cap => need,
-            _ => return Err(too_large),
+            _ => return Err(Error::DecompressedTooLarge { limit: self.cap }),
         };
         let len = self.out.len();
         if need > len {
@@ -581,7 +638,7 @@ impl Stream<'_> {
     /// Decodes one stored block.
     fn stored(&mut self) -> Result<()> {
         let at = self.align()?;
-        let head = self.input.get(at..at + 4).ok_or(Error::Zlib)?;
+        let head = self.input.get(at..at + 4).ok_or_else(zlib_error)?;
         let len = u16::from_le_bytes([
             head.first().copied().unwrap_or(0),
             head.get(1).copied().unwrap_or(0),
@@ -598,10 +655,10 @@ impl Stream<'_> {
         let avail = data.len().min(usize::from(len));
         // zlib copies what there is before noticing the truncation.
         self.room(avail)?;
-        let src = data.get(..avail).ok_or(Error::Zlib)?;
+        let src = data.get(..avail).ok_or_else(zlib_error)?;
         self.out
             .get_mut(self.op..self.op + avail)
-            .ok_or(Error::Zlib)?
+            .ok_or_else(zlib_error)?
             .copy_from_slice(src);
         self.op += avail;
         if avail < usize::from(len) {
@@ -627,39 +684,54 @@ impl Stream<'_> {
                 *l = v;
             }
         }
-        let pre_bits = build(
-            &mut inf.pre,
-            &ByLength::<19>::from_lens(&pre_lens),
-            PRE_BITS,
-            Kind::Pre,
-        )?;
+        // Grouped in the reused `pre_syms`: a fresh one per block costs more to
+        // zero and move than the grouping itself.
+        inf.pre_syms.set_lens(&pre_lens);
+        let pre_bits = build(&mut inf.pre, &inf.pre_syms, PRE_BITS, Kind::Pre)?;
         let pre_mask = (1u64 << pre_bits) - 1;
 
         let total = nlen + ndist;
-        inf.lit_syms.clear();
-        inf.dist_syms.clear();
+        let (lit_syms, dist_syms) = (&mut inf.lit_syms, &mut inf.dist_syms);
+        lit_syms.clear();
+        dist_syms.clear();
+        // The bit reader in locals (written back below): kept in registers, the
+        // lookups' latency chain has no store and reload in it.
+        let input = self.input;
+        let mut bitbuf = self.bitbuf;
+        let mut bitsleft = self.bitsleft;
+        let mut pos = self.pos;
         // EOB's code length, and the previous code length (for repeats).
         let mut eob_len = 0;
         let mut prev: Option<u8> = None;
         let mut i = 0;
         while i < total {
-            if self.bitsleft < 14 {
-                self.refill();
+            // A code-length code (≤ 7 bits) and its extra bits (≤ 7).
+            if bitsleft < 14 {
+                // Whole bytes up to 56..=63 bits, zeros past the end (as `refill`).
+                let w = match load8(input, pos) {
+                    Some(w) => w,
+                    None => load_padded(input, pos),
+                };
+                bitbuf |= w << bitsleft;
+                pos += ((63 - bitsleft) >> 3) as usize;
+                bitsleft |= 56;
             }
+            const { assert!(PRE_SIZE.is_power_of_two()) };
             let e = inf
                 .pre
-                .get((self.bitbuf & pre_mask) as usize)
+                .get((bitbuf & pre_mask) as usize & (PRE_SIZE - 1))
                 .copied()
                 .unwrap_or(F_BAD);
-            self.consume(e & 0xff);
+            bitbuf = bitbuf.wrapping_shr(e);
+            bitsleft -= e & 0xff;
             let sym = (e >> 16) as u8;
             if sym < 16 {
                 // The common case, kept short. Unused symbols (length 0) are
                 // pushed too, into group 0, which nothing reads: no branch.
                 if i < nlen {
-                    inf.lit_syms.push(sym, i);
+                    lit_syms.push(sym, i);
                 } else {
-                    inf.dist_syms.push(sym, i - nlen);
+                    dist_syms.push(sym, i - nlen);
                 }
                 if i == 256 {
                     eob_len = sym;
@@ -668,16 +740,19 @@ impl Stream<'_> {
                 i += 1;
                 continue;
             }
-            let (len, repeat) = match sym {
+            // Extra bits: at least 7 are buffered (14 before the code).
+            let (len, repeat, extra) = match sym {
                 16 => {
                     let Some(p) = prev else {
                         return Err(Error::Zlib);
                     };
-                    (p, 3 + self.bits(2) as usize)
+                    (p, 3 + (bitbuf & 3) as usize, 2)
                 }
-                17 => (0, 3 + self.bits(3) as usize),
-                _ => (0, 11 + self.bits(7) as usize),
+                17 => (0, 3 + (bitbuf & 7) as usize, 3),
+                _ => (0, 11 + (bitbuf & 127) as usize, 7),
             };
+            bitbuf >>= extra;
+            bitsleft -= extra;
             if i + repeat > total {
                 return Err(Error::Zlib);
             }
@@ -685,9 +760,8 @@ impl Stream<'_> {
                 // A run may cross from the literal/length lengths into the
                 // distance lengths.
                 let in_lit = nlen.saturating_sub(i).min(repeat);
-                inf.lit_syms.push_run(len, i, in_lit);
-                inf.dist_syms
-                    .push_run(len, (i + in_lit).saturating_sub(nlen), repeat - in_lit);
+                lit_syms.push_run(len, i, in_lit);
+                dist_syms.push_run(len, (i + in_lit).saturating_sub(nlen), repeat - in_lit);
             }
             if (i..i + repeat).contains(&256) {
                 eob_len = len;
@@ -695,6 +769,9 @@ impl Stream<'_> {
             prev = Some(len);
             i += repeat;
         }
+        self.bitbuf = bitbuf;
+        self.bitsleft = bitsleft;
+        self.pos = pos;
         if self.truncated() || eob_len == 0 {
             return Err(Error::Zlib);
         }
@@ -769,7 +846,7 @@ impl Stream<'_> {
         macro_rules! consume {
             ($e:expr) => {{
                 let saved = bitbuf;
-                bitbuf >>= $e & 0xff;
+                bitbuf = bitbuf.wrapping_shr($e);
                 bitsleft -= $e & 0xff;
                 saved
             }};
@@ -784,6 +861,9 @@ impl Stream<'_> {
 
         let lit_mask = (1u64 << t.lit_bits) - 1;
         let dist_mask = (1u64 << t.dist_bits) - 1;
+        const { assert!(4 * LIT_BITS_LARGE + LIT_BITS_LARGE <= 56 && 4 * 11 <= FAST_BITS) };
+        const { assert!(6 * 9 <= 56 && 5 * 9 <= FAST_BITS && LIT_BITS <= 9) };
+        let five_literals = t.lit_bits <= 9;
         let mut result = Ok(false);
         refill!();
         // Entry of the next literal/length symbol, its bits not yet taken.
@@ -792,31 +872,33 @@ impl Stream<'_> {
             // At least 56 bits are buffered here.
             let mut saved = consume!(e);
             if e & F_LIT != 0 {
-                // Each literal takes at most 15 bits: after three, 11 bits are
-                // still buffered for the next lookup.
+                // A literal of the primary table takes at most `lit_bits` (≤ 11)
+                // bits: after four, 12 bits are still buffered for the next
+                // lookup; with a table of at most 9 bits, after five, 11.
                 let lit = (e >> 16) as u8;
                 e = lit_primary(&t.lit, bitbuf & lit_mask);
                 if let Some(b) = buf.get_mut(op) {
                     *b = lit;
                 }
                 op += 1;
-                if e & F_LIT != 0 {
-                    consume!(e);
-                    let lit = (e >> 16) as u8;
-                    e = lit_primary(&t.lit, bitbuf & lit_mask);
-                    if let Some(b) = buf.get_mut(op) {
-                        *b = lit;
-                    }
-                    op += 1;
-                    if e & F_LIT != 0 {
-                        consume!(e);
-                        let lit = (e >> 16) as u8;
-                        e = lit_primary(&t.lit, bitbuf & lit_mask);
-                        if let Some(b) = buf.get_mut(op) {
-                            *b = lit;
+                // The next literal, if the entry looked up is one.
+                macro_rules! literal {
+                    () => {{
+                        let is_lit = e & F_LIT != 0;
+                        if is_lit {
+                            consume!(e);
+                            let lit = (e >> 16) as u8;
+                            e = lit_primary(&t.lit, bitbuf & lit_mask);
+                            if let Some(b) = buf.get_mut(op) {
+                                *b = lit;
+                            }
+                            op += 1;
                         }
-                        op += 1;
-                    }
+                        is_lit
+                    }};
+                }
+                if literal!() && literal!() && literal!() && five_literals {
+                    literal!();
                 }
                 refill!();
                 continue;
@@ -930,7 +1012,7 @@ impl Stream<'_> {
         }
         self.room(len)?;
         let op = self.op;
-        let buf = self.out.get_mut(..op + len).ok_or(Error::Zlib)?;
+        let buf = self.out.get_mut(..op + len).ok_or_else(zlib_error)?;
         if dist >= len {
             buf.copy_within(op - dist..op - dist + len, op);
         } else {
@@ -1047,7 +1129,7 @@ impl Inflater {
         let (op, at) = (s.op, s.pos);
         out.truncate(op);
         r?;
-        let check = input.get(at..at + 4).ok_or(Error::Zlib)?;
+        let check = input.get(at..at + 4).ok_or_else(zlib_error)?;
         let want = u32::from_be_bytes([
             check.first().copied().unwrap_or(0),
             check.get(1).copied().unwrap_or(0),

@@ -1067,7 +1067,16 @@ impl<'a> Sink<'a> for DocumentSink<'_> {
         let Some((container, key, start)) = self.stack.pop() else {
             return;
         };
-        let children = self.entries.drain(start.min(self.entries.len())..);
+        let start = start.min(self.entries.len());
+        // Only a document with a `$ref` key can be a DBRef: checking the keys here
+        // spares the hook's hash lookups on every other document.
+        let may_be_dbref = !self.stack.is_empty()
+            && matches!(container, Container::Doc)
+            && self
+                .entries
+                .get(start..)
+                .is_some_and(|c| c.iter().any(|(k, _)| &**k == "$ref"));
+        let children = self.entries.drain(start..);
         let value = match container {
             Container::Doc => {
                 let d = doc_build::document_from(children);
@@ -1076,7 +1085,7 @@ impl<'a> Sink<'a> for DocumentSink<'_> {
                     self.done = Some(d);
                     return;
                 }
-                Bson::Document(dbref_hook(d))
+                Bson::Document(if may_be_dbref { dbref_hook(d) } else { d })
             }
             Container::Arr => Bson::Array(children.map(|(_, v)| v).collect()),
             Container::Scope(code) => Bson::JavaScriptCodeWithScope(JavaScriptCodeWithScope {

@@ -272,14 +272,31 @@ impl Tree {
     }
 }
 
-/// Static description of a tree kind (`static_tree_desc`).
+/// Static description of a tree kind (`static_tree_desc`), with the extra bits and
+/// static-tree lengths laid out per node (zero past the symbols) so that
+/// `gen_bitlen` reads them without range checks.
 struct Desc {
-    /// Lengths of the static tree (None for the bit-length tree).
-    static_len: Option<&'static [u8]>,
-    extra: &'static [u8],
-    extra_base: usize,
+    /// Whether the kind has a static tree whose cost `static_len` tracks
+    /// (not the bit-length tree).
+    has_static: bool,
+    /// Extra bits of each symbol.
+    xbits: [u8; TCAP],
+    /// Length of each symbol in the static tree.
+    slen: [u8; TCAP],
     elems: usize,
     max_length: usize,
+}
+
+/// `src` placed at node indices `offset..`, zero elsewhere.
+#[allow(clippy::indexing_slicing)] // const-evaluated: a bad index fails the build
+const fn node_table(src: &[u8], offset: usize) -> [u8; TCAP] {
+    let mut t = [0u8; TCAP];
+    let mut i = 0;
+    while i < src.len() {
+        t[offset + i] = src[i];
+        i += 1;
+    }
+    t
 }
 
 /// Lengths of the static literal/length tree (`static_ltree[n].Len`).
@@ -304,24 +321,24 @@ const STATIC_LLEN: [u8; 288] = {
 
 const STATIC_DLEN: [u8; D_CODES] = [5; D_CODES];
 
-const L_DESC: Desc = Desc {
-    static_len: Some(&STATIC_LLEN),
-    extra: &EXTRA_LBITS,
-    extra_base: LITERALS + 1,
+static L_DESC: Desc = Desc {
+    has_static: true,
+    xbits: node_table(&EXTRA_LBITS, LITERALS + 1),
+    slen: node_table(&STATIC_LLEN, 0),
     elems: L_CODES,
     max_length: MAX_BITS,
 };
-const D_DESC: Desc = Desc {
-    static_len: Some(&STATIC_DLEN),
-    extra: &EXTRA_DBITS,
-    extra_base: 0,
+static D_DESC: Desc = Desc {
+    has_static: true,
+    xbits: node_table(&EXTRA_DBITS, 0),
+    slen: node_table(&STATIC_DLEN, 0),
     elems: D_CODES,
     max_length: MAX_BITS,
 };
-const BL_DESC: Desc = Desc {
-    static_len: None,
-    extra: &EXTRA_BLBITS,
-    extra_base: 0,
+static BL_DESC: Desc = Desc {
+    has_static: false,
+    xbits: node_table(&EXTRA_BLBITS, 0),
+    slen: [0; TCAP],
     elems: BL_CODES,
     max_length: MAX_BL_BITS,
 };
@@ -413,12 +430,21 @@ struct Trees {
     ltree: Tree,
     dtree: Tree,
     bltree: Tree,
-    /// trees.c's `heap` (node numbers).
-    heap: [usize; TCAP],
-    /// `freq << 8 | depth` per node, so that trees.c's `smaller` is one
-    /// comparison. (Measured: node numbers in the heap with the keys beside
-    /// them walk twice as fast as keys packed into the heap entries.)
-    keys: [u64; TCAP],
+    /// trees.c's `heap`, each entry its node's `smaller` key and number packed
+    /// together (see [`pack`]), so that a comparison needs no second lookup;
+    /// `u64::MAX` just past the end stands for a missing right child.
+    heap: [u64; TCAP],
+    /// The upper part of trees.c's `heap` (`heap_max..HEAP_SIZE`): node numbers
+    /// in the order `gen_bitlen` visits them, root first.
+    order: [u16; TCAP],
+    /// The run-length coded lengths of the literal/length tree then the
+    /// distance tree, as `scan_tree` finds them, for `send_tree` to replay:
+    /// bit-length symbol in the low 5 bits, its extra-bits value above.
+    rle: [u16; TCAP],
+    /// Codes of `rle` for the literal/length tree; those of the distance tree end
+    /// at `rle_end`.
+    rle_l_end: usize,
+    rle_end: usize,
     bl_count: [u16; MAX_BITS + 1],
     /// (distance, lc) per symbol; distance 0 = literal lc.
     syms: Vec<(u16, u8)>,
@@ -445,7 +471,10 @@ impl Default for Deflate9 {
                 dtree: Tree::new(),
                 bltree: Tree::new(),
                 heap: [0; TCAP],
-                keys: [0; TCAP],
+                order: [0; TCAP],
+                rle: [0; TCAP],
+                rle_l_end: 0,
+                rle_end: 0,
                 bl_count: [0; MAX_BITS + 1],
                 syms: Vec::with_capacity(SYM_END),
                 opt_len: 0,
@@ -878,13 +907,6 @@ fn deflate_slow(
     st.strstart
 }
 
-/// Which of the three trees a helper works on.
-#[derive(Clone, Copy)]
-enum Which {
-    L,
-    D,
-}
-
 impl Trees {
     fn init_block(&mut self) {
         self.ltree
@@ -929,131 +951,18 @@ impl Trees {
         self.syms.len() == SYM_END
     }
 
-    /// `scan_tree`: bit-length-tree frequencies for the run-length coded lengths.
-    fn scan_tree(&mut self, which: Which) {
-        let Trees {
-            ltree,
-            dtree,
-            bltree,
-            ..
-        } = self;
-        let tree: &Tree = match which {
-            Which::L => ltree,
-            Which::D => dtree,
-        };
-        let max_code = tree.max_code;
-        let lens = &tree.codes.len;
-        let len_at = |n: usize| -> i32 {
-            if n == max_code + 1 {
-                0xFFFF
-            } else {
-                i32::from(tget(lens, n))
-            }
-        };
-        let bl = &mut bltree.freq;
-        let mut prevlen: i32 = -1;
-        let mut nextlen = len_at(0);
-        let mut count = 0;
-        let (mut max_count, mut min_count) = if nextlen == 0 { (138, 3) } else { (7, 4) };
-        for n in 0..=max_code {
-            let curlen = nextlen;
-            nextlen = len_at(n + 1);
-            count += 1;
-            if count < max_count && curlen == nextlen {
-                continue;
-            } else if count < min_count {
-                tset(bl, curlen as usize, tget(bl, curlen as usize) + count);
-            } else if curlen != 0 {
-                if curlen != prevlen {
-                    tset(bl, curlen as usize, tget(bl, curlen as usize) + 1);
-                }
-                tset(bl, REP_3_6, tget(bl, REP_3_6) + 1);
-            } else if count <= 10 {
-                tset(bl, REPZ_3_10, tget(bl, REPZ_3_10) + 1);
-            } else {
-                tset(bl, REPZ_11_138, tget(bl, REPZ_11_138) + 1);
-            }
-            count = 0;
-            prevlen = curlen;
-            (max_count, min_count) = if nextlen == 0 {
-                (138, 3)
-            } else if curlen == nextlen {
-                (6, 3)
-            } else {
-                (7, 4)
-            };
-        }
-    }
-
-    /// `send_tree`: the run-length coded lengths of a tree, in bit-length codes.
-    fn send_tree(&self, bits: &mut Bits<'_>, which: Which) {
-        let tree = match which {
-            Which::L => &self.ltree,
-            Which::D => &self.dtree,
-        };
-        let max_code = tree.max_code;
-        let lens = &tree.codes.len;
-        let bl = &self.bltree.codes;
-        let len_at = |n: usize| -> i32 {
-            if n == max_code + 1 {
-                0xFFFF
-            } else {
-                i32::from(tget(lens, n))
-            }
-        };
-        let send_code = |bits: &mut Bits<'_>, c: usize| {
-            let (code, len) = bl.get(c);
-            bits.send(code, len);
-        };
-        let mut prevlen: i32 = -1;
-        let mut nextlen = len_at(0);
-        let mut count: u32 = 0;
-        let (mut max_count, mut min_count) = if nextlen == 0 { (138, 3) } else { (7, 4) };
-        for n in 0..=max_code {
-            let curlen = nextlen;
-            nextlen = len_at(n + 1);
-            count += 1;
-            if count < max_count && curlen == nextlen {
-                continue;
-            } else if count < min_count {
-                while count != 0 {
-                    send_code(bits, curlen as usize);
-                    count -= 1;
-                }
-            } else if curlen != 0 {
-                if curlen != prevlen {
-                    send_code(bits, curlen as usize);
-                    count -= 1;
-                }
-                send_code(bits, REP_3_6);
-                bits.send(count - 3, 2);
-            } else if count <= 10 {
-                send_code(bits, REPZ_3_10);
-                bits.send(count - 3, 3);
-            } else {
-                send_code(bits, REPZ_11_138);
-                bits.send(count - 11, 7);
-            }
-            count = 0;
-            prevlen = curlen;
-            (max_count, min_count) = if nextlen == 0 {
-                (138, 3)
-            } else if curlen == nextlen {
-                (6, 3)
-            } else {
-                (7, 4)
-            };
-        }
-    }
-
+    /// `build_bl_tree`: `scan_tree` over both trees (keeping the codes for
+    /// `send_tree`), the bit-length tree, and how many of its lengths are sent.
     fn build_bl_tree(&mut self) -> usize {
-        self.scan_tree(Which::L);
-        self.scan_tree(Which::D);
+        let mut end = scan_tree(&self.ltree, &mut self.rle, 0, &mut self.bltree.freq);
+        self.rle_l_end = end;
+        end = scan_tree(&self.dtree, &mut self.rle, end, &mut self.bltree.freq);
+        self.rle_end = end;
         build_tree(
             &mut self.bltree,
             &BL_DESC,
             &mut self.heap,
-            &mut self.keys,
+            &mut self.order,
             &mut self.bl_count,
             &mut self.opt_len,
             &mut self.static_len,
@@ -1070,6 +979,19 @@ impl Trees {
             .opt_len
             .wrapping_add(3 * (max_blindex as u64 + 1) + 5 + 5 + 4);
         max_blindex
+    }
+
+    /// `send_tree`: the run-length coded lengths `scan_tree` found for a tree
+    /// (`rle[from..to]`), in bit-length codes.
+    fn send_tree(&self, bits: &mut Bits<'_>, from: usize, to: usize) {
+        let bl = &self.bltree.codes;
+        for &op in self.rle.get(from..to).unwrap_or_default() {
+            let sym = usize::from(op & 31);
+            let (code, len) = bl.get(sym);
+            let xlen = u32::from(tget(&BL_DESC.xbits, sym));
+            // at most 7 + 7 bits
+            bits.send(code | (u32::from(op >> 5) << len), len + xlen);
+        }
     }
 
     /// `compress_block`: the block's symbols with the given literal/length and
@@ -1118,7 +1040,7 @@ impl Trees {
             &mut self.ltree,
             &L_DESC,
             &mut self.heap,
-            &mut self.keys,
+            &mut self.order,
             &mut self.bl_count,
             &mut self.opt_len,
             &mut self.static_len,
@@ -1127,7 +1049,7 @@ impl Trees {
             &mut self.dtree,
             &D_DESC,
             &mut self.heap,
-            &mut self.keys,
+            &mut self.order,
             &mut self.bl_count,
             &mut self.opt_len,
             &mut self.static_len,
@@ -1161,8 +1083,8 @@ impl Trees {
             for &i in BL_ORDER.iter().take(blcodes) {
                 bits.send(u32::from(tget(&self.bltree.codes.len, i)), 3);
             }
-            self.send_tree(bits, Which::L);
-            self.send_tree(bits, Which::D);
+            self.send_tree(bits, 0, self.rle_l_end);
+            self.send_tree(bits, self.rle_l_end, self.rle_end);
             self.compress_block(bits, &self.ltree.codes, &self.dtree.codes);
         }
         self.init_block();
@@ -1172,25 +1094,121 @@ impl Trees {
     }
 }
 
-/// `pqdownheap`: restore the heap property from position `k` down. trees.c's
-/// `smaller(n, m)` (frequency, then depth) is `keys[n] <= keys[m]`.
-fn pqdownheap(heap: &mut [usize; TCAP], keys: &[u64; TCAP], heap_len: usize, mut k: usize) {
-    let v = tget(heap, k);
-    let kv = tget(keys, v);
-    let mut j = k << 1;
-    while j <= heap_len {
-        let mut hj = tget(heap, j);
-        if j < heap_len {
-            let right = tget(heap, j + 1);
-            if tget(keys, right) <= tget(keys, hj) {
-                j += 1;
-                hj = right;
+/// `scan_tree`, run by run: the run-length coded lengths of `tree` go to
+/// `rle` from `at` on (returns where they end) and are counted in `bl_freq`.
+/// trees.c walks the lengths one by one and cuts a run of equal lengths into
+/// groups of at most 138 zeros, or of one length sent as itself followed by at
+/// most 6 repeats, then at most 6 repeats per group; a group too short for a
+/// repeat code (fewer than 3 repeats) is sent as plain lengths. This gives
+/// the same groups.
+fn scan_tree(
+    tree: &Tree,
+    rle: &mut [u16; TCAP],
+    mut at: usize,
+    bl_freq: &mut [u32; TCAP],
+) -> usize {
+    let lens = &tree.codes.len;
+    let end = tree.max_code + 1;
+    // `count` codes `sym` with extra-bits value `extra`
+    let mut push = |sym: usize, extra: usize, count: usize| {
+        for _ in 0..count {
+            tset(rle, at, (sym | (extra << 5)) as u16);
+            at += 1;
+        }
+        tset(bl_freq, sym, tget(bl_freq, sym) + count as u32);
+    };
+    let mut i = 0;
+    while i < end {
+        let v = tget(lens, i);
+        // the run of `v` from i: eight lengths at a time
+        let pattern = u64::from(v) * 0x0101_0101_0101_0101;
+        let mut j = i + 1;
+        while j < end {
+            // j < end <= L_CODES, so the 8 bytes are inside `lens`
+            let word = lens
+                .get(j..j + 8)
+                .and_then(|w| <[u8; 8]>::try_from(w).ok())
+                .map_or(!pattern, u64::from_le_bytes);
+            let diff = word ^ pattern;
+            if diff != 0 {
+                j += (diff.trailing_zeros() / 8) as usize;
+                break;
+            }
+            j += 8;
+        }
+        let mut run = j.min(end) - i;
+        i += run;
+        let v = usize::from(v);
+        if v == 0 {
+            while run > 0 {
+                let count = run.min(138);
+                run -= count;
+                match count {
+                    0..=2 => push(0, 0, count),
+                    3..=10 => push(REPZ_3_10, count - 3, 1),
+                    _ => push(REPZ_11_138, count - 11, 1),
+                }
+            }
+            continue;
+        }
+        let first = run.min(7);
+        if first < 4 {
+            push(v, 0, first);
+            continue;
+        }
+        push(v, 0, 1);
+        push(REP_3_6, first - 4, 1);
+        run -= first;
+        while run > 0 {
+            let count = run.min(6);
+            run -= count;
+            if count < 3 {
+                push(v, 0, count);
+            } else {
+                push(REP_3_6, count - 3, 1);
             }
         }
-        if kv <= tget(keys, hj) {
+    }
+    at
+}
+
+/// Bits of a node number in a heap entry (nodes are < `TCAP`).
+const NODE_BITS: u32 = 10;
+/// Where the frequency starts in a heap entry, above the 8-bit depth.
+const FREQ_SHIFT: u32 = NODE_BITS + 8;
+
+/// A heap entry: trees.c's `smaller` order (frequency, then depth) is the order
+/// of `entry >> NODE_BITS`, and the node number comes along in the low bits.
+fn pack(freq: u64, depth: u64, node: usize) -> u64 {
+    (freq << FREQ_SHIFT) | (depth << NODE_BITS) | node as u64
+}
+
+/// The node number of a heap entry.
+fn node_of(entry: u64) -> usize {
+    (entry as usize) & TMASK
+}
+
+/// `pqdownheap`: restore the heap property from position `k` down, taking the
+/// right child on ties and stopping at the first child the node is `smaller`
+/// than or equal to, as trees.c does. `heap[heap_len + 1]` must be `u64::MAX`.
+fn pqdownheap(heap: &mut [u64; TCAP], heap_len: usize, mut k: usize) {
+    // key(a) <= key(b) exactly when `a` without its node number is <= b
+    const KEY: u64 = !(TMASK as u64);
+    let v = tget(heap, k);
+    let v_key = v & KEY;
+    let mut j = k << 1;
+    while j <= heap_len {
+        let mut child = tget(heap, j);
+        // u64::MAX past the end: never taken
+        let right = tget(heap, j + 1);
+        if right & KEY <= child {
+            j += 1;
+            child = right;
+        }
+        if v_key <= child {
             break;
         }
-        tset(heap, k, hj);
+        tset(heap, k, child);
         k = j;
         j <<= 1;
     }
@@ -1202,22 +1220,20 @@ fn pqdownheap(heap: &mut [usize; TCAP], keys: &[u64; TCAP], heap_len: usize, mut
 fn build_tree(
     tree: &mut Tree,
     desc: &Desc,
-    heap: &mut [usize; TCAP],
-    keys: &mut [u64; TCAP],
+    heap: &mut [u64; TCAP],
+    order: &mut [u16; TCAP],
     bl_count: &mut [u16; MAX_BITS + 1],
     opt_len: &mut u64,
     static_len: &mut u64,
 ) {
     let elems = desc.elems;
     let mut heap_len = 0usize;
-    let mut heap_max = HEAP_SIZE;
     let mut max_code: isize = -1;
     for n in 0..elems {
         let f = tget(&tree.freq, n);
         if f != 0 {
             heap_len += 1;
-            tset(heap, heap_len, n);
-            tset(keys, n, u64::from(f) << 8);
+            tset(heap, heap_len, pack(u64::from(f), 0, n));
             max_code = n as isize;
         } else {
             tset(&mut tree.codes.len, n, 0);
@@ -1231,53 +1247,51 @@ fn build_tree(
             0
         };
         heap_len += 1;
-        tset(heap, heap_len, node);
-        tset(keys, node, 1 << 8);
+        tset(heap, heap_len, pack(1, 0, node));
         tset(&mut tree.freq, node, 1);
         *opt_len = opt_len.wrapping_sub(1);
-        if let Some(sl) = desc.static_len {
-            *static_len = static_len.wrapping_sub(u64::from(sl.get(node).copied().unwrap_or(0)));
+        if desc.has_static {
+            *static_len = static_len.wrapping_sub(u64::from(tget(&desc.slen, node)));
         }
     }
     let max_code = max_code as usize;
     tree.max_code = max_code;
+    tset(heap, heap_len + 1, u64::MAX);
     let mut n = heap_len / 2;
     while n >= 1 {
-        pqdownheap(heap, keys, heap_len, n);
+        pqdownheap(heap, heap_len, n);
         n -= 1;
     }
+    let mut heap_max = HEAP_SIZE;
     let mut node = elems;
     loop {
         // pqremove
         let n = tget(heap, 1);
-        let last = tget(heap, heap_len);
-        tset(heap, 1, last);
+        tset(heap, 1, tget(heap, heap_len));
+        tset(heap, heap_len, u64::MAX);
         heap_len -= 1;
-        pqdownheap(heap, keys, heap_len, 1);
+        pqdownheap(heap, heap_len, 1);
         let m = tget(heap, 1);
         heap_max -= 1;
-        tset(heap, heap_max, n);
+        tset(order, heap_max, node_of(n) as u16);
         heap_max -= 1;
-        tset(heap, heap_max, m);
-        let (kn, km) = (tget(keys, n), tget(keys, m));
-        let f = (kn >> 8) + (km >> 8);
+        tset(order, heap_max, node_of(m) as u16);
+        let f = (n >> FREQ_SHIFT) + (m >> FREQ_SHIFT);
         // depth is a byte in zlib
-        let d = ((kn & 0xFF).max(km & 0xFF) + 1) & 0xFF;
-        tset(&mut tree.freq, node, f as u32);
-        tset(keys, node, (f << 8) | d);
-        tset(&mut tree.dad, n, node as u16);
-        tset(&mut tree.dad, m, node as u16);
-        tset(heap, 1, node);
+        let depth = |e: u64| (e >> NODE_BITS) & 0xFF;
+        let d = (depth(n).max(depth(m)) + 1) & 0xFF;
+        tset(&mut tree.dad, node_of(n), node as u16);
+        tset(&mut tree.dad, node_of(m), node as u16);
+        tset(heap, 1, pack(f, d, node));
         node += 1;
-        pqdownheap(heap, keys, heap_len, 1);
+        pqdownheap(heap, heap_len, 1);
         if heap_len < 2 {
             break;
         }
     }
     heap_max -= 1;
-    let top = tget(heap, 1);
-    tset(heap, heap_max, top);
-    gen_bitlen(tree, desc, heap, heap_max, bl_count, opt_len, static_len);
+    tset(order, heap_max, node_of(tget(heap, 1)) as u16);
+    gen_bitlen(tree, desc, order, heap_max, bl_count, opt_len, static_len);
     gen_codes(tree, bl_count);
 }
 
@@ -1286,7 +1300,7 @@ fn build_tree(
 fn gen_bitlen(
     tree: &mut Tree,
     desc: &Desc,
-    heap: &[usize; TCAP],
+    order: &[u16; TCAP],
     heap_max: usize,
     bl_count: &mut [u16; MAX_BITS + 1],
     opt_len: &mut u64,
@@ -1303,34 +1317,29 @@ fn gen_bitlen(
             *c = x;
         }
     };
-    let root = tget(heap, heap_max);
+    let root = usize::from(tget(order, heap_max));
     tset(&mut tree.codes.len, root, 0);
     let mut overflow = 0i32;
+    let (mut opt, mut stat) = (0u64, 0u64);
     for h in heap_max + 1..HEAP_SIZE {
-        let n = tget(heap, h);
-        let mut bits = usize::from(tget(&tree.codes.len, usize::from(tget(&tree.dad, n)))) + 1;
-        if bits > max_length {
-            bits = max_length;
-            overflow += 1;
-        }
+        let n = usize::from(tget(order, h));
+        let parent = usize::from(tget(&tree.dad, n));
+        let mut bits = usize::from(tget(&tree.codes.len, parent)) + 1;
+        overflow += i32::from(bits > max_length);
+        bits = bits.min(max_length);
         tset(&mut tree.codes.len, n, bits as u8);
         if n > max_code {
             continue;
         }
         set_count(bl_count, bits, count(bl_count, bits) + 1);
-        // n < extra_base wraps to a huge index: no extra bits
-        let xbits = u64::from(
-            desc.extra
-                .get(n.wrapping_sub(desc.extra_base))
-                .copied()
-                .unwrap_or(0),
-        );
         let f = u64::from(tget(&tree.freq, n));
-        *opt_len = opt_len.wrapping_add(f * (bits as u64 + xbits));
-        if let Some(sl) = desc.static_len {
-            let slen = u64::from(sl.get(n).copied().unwrap_or(0));
-            *static_len = static_len.wrapping_add(f * (slen + xbits));
-        }
+        let xbits = u64::from(tget(&desc.xbits, n));
+        opt += f * (bits as u64 + xbits);
+        stat += f * (u64::from(tget(&desc.slen, n)) + xbits);
+    }
+    *opt_len = opt_len.wrapping_add(opt);
+    if desc.has_static {
+        *static_len = static_len.wrapping_add(stat);
     }
     if overflow == 0 {
         return;
@@ -1354,7 +1363,7 @@ fn gen_bitlen(
         let mut n = usize::from(count(bl_count, bits));
         while n != 0 {
             h -= 1;
-            let m = tget(heap, h);
+            let m = usize::from(tget(order, h));
             if m > max_code {
                 continue;
             }
@@ -1382,17 +1391,14 @@ fn gen_codes(tree: &mut Tree, bl_count: &[u16; MAX_BITS + 1]) {
         }
     }
     for n in 0..=tree.max_code {
-        let len = usize::from(tget(&tree.codes.len, n));
+        let len = usize::from(tget(&tree.codes.len, n)) & MAX_BITS;
         if len == 0 {
             continue;
         }
-        if let Some(next) = next_code.get_mut(len & MAX_BITS) {
-            tset(
-                &mut tree.codes.code,
-                n,
-                // bi_reverse(next, len) for 1 <= len <= 15
-                next.reverse_bits() >> (16 - len),
-            );
+        if let Some(next) = next_code.get_mut(len) {
+            // bi_reverse(next, len) for 1 <= len <= 15
+            let code = (u32::from(*next).reverse_bits() >> 16) >> (16 - len);
+            tset(&mut tree.codes.code, n, code as u16);
             *next = next.wrapping_add(1);
         }
     }
@@ -1746,6 +1752,116 @@ mod tests {
         }
         assert!(expected.is_empty());
         assert!(checked > 300, "{checked}");
+    }
+
+    /// trees.c's `send_tree` walk, transcribed element by element: the codes it
+    /// sends (symbol, extra-bits value) for the lengths `lens[..=max_code]`.
+    fn zlib_send_tree_codes(lens: &[u8], max_code: usize) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let len_at = |n: usize| -> i32 {
+            if n == max_code + 1 {
+                0xFFFF
+            } else {
+                i32::from(lens[n])
+            }
+        };
+        let mut prevlen: i32 = -1;
+        let mut nextlen = len_at(0);
+        let mut count = 0usize;
+        let (mut max_count, mut min_count) = if nextlen == 0 { (138, 3) } else { (7, 4) };
+        for n in 0..=max_code {
+            let curlen = nextlen;
+            nextlen = len_at(n + 1);
+            count += 1;
+            if count < max_count && curlen == nextlen {
+                continue;
+            } else if count < min_count {
+                out.extend(std::iter::repeat_n((curlen as usize, 0), count));
+            } else if curlen != 0 {
+                if curlen != prevlen {
+                    out.push((curlen as usize, 0));
+                    count -= 1;
+                }
+                out.push((REP_3_6, count - 3));
+            } else if count <= 10 {
+                out.push((REPZ_3_10, count - 3));
+            } else {
+                out.push((REPZ_11_138, count - 11));
+            }
+            count = 0;
+            prevlen = curlen;
+            (max_count, min_count) = if nextlen == 0 {
+                (138, 3)
+            } else if curlen == nextlen {
+                (6, 3)
+            } else {
+                (7, 4)
+            };
+        }
+        out
+    }
+
+    /// The run-by-run `scan_tree` gives the codes and bit-length frequencies of
+    /// trees.c's element-by-element walk, on random runs of lengths (zeros and
+    /// non-zero runs of every size around the 3/4/6/7/10/11/138 cut points),
+    /// with garbage past `max_code` as the real arrays have.
+    #[test]
+    fn scan_tree_groups_like_trees_c() {
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut rnd = move || {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33
+        };
+        for round in 0..3000 {
+            let mut tree = Tree::new();
+            let max_code = (rnd() % L_CODES as u64) as usize;
+            let mut n = 0;
+            while n <= max_code {
+                let v = if rnd() % 3 == 0 {
+                    0
+                } else {
+                    1 + (rnd() % 15) as u8
+                };
+                let run = match rnd() % 4 {
+                    0 => 1 + (rnd() % 3) as usize,
+                    1 => 1 + (rnd() % 14) as usize,
+                    2 => 1 + (rnd() % 300) as usize,
+                    _ => 1,
+                };
+                for _ in 0..run {
+                    if n <= max_code {
+                        tree.codes.len[n] = v;
+                        n += 1;
+                    }
+                }
+            }
+            // past max_code: what build_tree leaves (zeros, then internal nodes)
+            let last = tree.codes.len[max_code];
+            for (i, l) in tree.codes.len.iter_mut().enumerate().skip(max_code + 1) {
+                *l = if i < L_CODES && round % 2 == 0 {
+                    0
+                } else {
+                    last
+                };
+            }
+            tree.max_code = max_code;
+            let mut rle = [0u16; TCAP];
+            let mut freq = [0u32; TCAP];
+            let end = scan_tree(&tree, &mut rle, 3, &mut freq);
+            let got: Vec<(usize, usize)> = rle[3..end]
+                .iter()
+                .map(|&op| (usize::from(op & 31), usize::from(op >> 5)))
+                .collect();
+            let want = zlib_send_tree_codes(&tree.codes.len, max_code);
+            assert_eq!(got, want, "round {round}");
+            let mut want_freq = [0u32; TCAP];
+            for &(sym, _) in &want {
+                want_freq[sym] += 1;
+            }
+            assert_eq!(freq, want_freq, "round {round}");
+        }
     }
 
     #[test]

@@ -25,6 +25,8 @@ const WSIZE: usize = 1 << 15;
 const WINDOW_SIZE: usize = 2 * WSIZE;
 /// Mask for window indices (always < `WINDOW_SIZE` by construction).
 const WINDOW_MASK: usize = WINDOW_SIZE - 1;
+/// Allocated window size: padding past `WINDOW_SIZE` (never holds data).
+const WINDOW_ALLOC: usize = WINDOW_SIZE + 8;
 /// Bytes zeroed past the data (`WIN_INIT`).
 const WIN_INIT: usize = MAX_MATCH;
 const HASH_BITS: u32 = 15;
@@ -414,7 +416,9 @@ impl Bits<'_> {
 
 /// The window and hash chains (`window`, `head`, `prev`), reused between calls.
 struct Matcher {
-    window: Box<[u8; WINDOW_SIZE]>,
+    /// `WINDOW_SIZE` bytes and a little padding, so that two bytes read at a
+    /// masked index are always in bounds.
+    window: Box<[u8; WINDOW_ALLOC]>,
     head: Box<[u16; HASH_SIZE]>,
     /// zlib's `prev`, but indexed by the whole position rather than
     /// `pos & (WSIZE - 1)`: the chain walk then needs no mask on its critical path.
@@ -462,7 +466,7 @@ impl Default for Deflate9 {
     fn default() -> Self {
         Deflate9 {
             m: Matcher {
-                window: Box::new([0; WINDOW_SIZE]),
+                window: Box::new([0; WINDOW_ALLOC]),
                 head: Box::new([NIL; HASH_SIZE]),
                 prev: Box::new([NIL; WINDOW_SIZE]),
             },
@@ -587,7 +591,7 @@ fn longest_match(
         max_chain,
         ..
     } = config;
-    let w: &[u8; WINDOW_SIZE] = &m.window;
+    let w: &[u8; WINDOW_ALLOC] = &m.window;
     let prev: &[u16; WINDOW_SIZE] = &m.prev;
     let mut chain = max_chain;
     let mut best_len = prev_length;
@@ -603,17 +607,28 @@ fn longest_match(
     else {
         return MIN_MATCH - 1;
     };
+    // Two bytes at window index i (i < WINDOW_SIZE - 1 here; the mask and the
+    // padding only let the compiler drop the bounds check).
+    let u16_w = |i: usize| {
+        let i = i & WINDOW_MASK;
+        match w.get(i..i + 2) {
+            Some(&[x, y]) => u16::from_le_bytes([x, y]),
+            _ => 0,
+        }
+    };
     // best_len < nice <= MAX_MATCH inside the loop, so best_len - 1 + 2 <= MAX_MATCH
-    let mut scan_end = u16_at(scan, best_len - 1);
+    let mut end_at = best_len - 1;
+    let mut scan_end = u16_at(scan, end_at);
     let scan_start = u16_at(scan, 0);
+    cur_match &= WINDOW_MASK;
     loop {
-        // cur_match < strstart: always Some
-        if let Some(cand) = w
-            .get(cur_match..cur_match + MAX_MATCH)
-            .and_then(|s| <&[u8; MAX_MATCH]>::try_from(s).ok())
-        {
-            // zlib's cheap rejections first (they never change the result)
-            if u16_at(cand, best_len - 1) == scan_end && u16_at(cand, 0) == scan_start {
+        // zlib's cheap rejections first (they never change the result)
+        if u16_w(cur_match + end_at) == scan_end && u16_w(cur_match) == scan_start {
+            // cur_match < strstart: always Some
+            if let Some(cand) = w
+                .get(cur_match..cur_match + MAX_MATCH)
+                .and_then(|s| <&[u8; MAX_MATCH]>::try_from(s).ok())
+            {
                 let len = common_prefix(cand, scan);
                 if len > best_len {
                     *match_start = cur_match;
@@ -621,14 +636,16 @@ fn longest_match(
                     if len >= nice {
                         break;
                     }
-                    scan_end = u16_at(scan, best_len - 1);
+                    end_at = best_len - 1;
+                    scan_end = u16_at(scan, end_at);
                 }
             }
         }
-        // cur_match < WINDOW_SIZE (it is a u16): the lookup always hits
+        // cur_match < WINDOW_SIZE: the lookup always hits
         cur_match = usize::from(prev.get(cur_match).copied().unwrap_or(NIL));
         chain -= 1;
-        if cur_match <= limit || chain == 0 {
+        // one branch for both ends of the walk
+        if (cur_match <= limit) | (chain == 0) {
             break;
         }
     }

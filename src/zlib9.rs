@@ -18,13 +18,18 @@
 //! the bounds checks), `prev` is indexed by whole positions, `head` is reset
 //! after a call by rehashing that call's strings (or one sweep) instead of being
 //! cleared whole before it, bits go out 32 at a time, and the match search
-//! compares two and eight bytes at a time. None of this changes a choice zlib
-//! makes; the tests below compare with Python's zlib on every level.
+//! compares two and eight bytes at a time and (from 1 KiB of input) loads the
+//! chain's links one candidate early through a second link array. Heap entries
+//! carry their sort key, and `scan_tree` works run by run and keeps its codes
+//! for `send_tree`. None of this changes a choice zlib makes; the tests below
+//! compare with Python's zlib on every level.
 
 const WSIZE: usize = 1 << 15;
 const WINDOW_SIZE: usize = 2 * WSIZE;
 /// Mask for window indices (always < `WINDOW_SIZE` by construction).
 const WINDOW_MASK: usize = WINDOW_SIZE - 1;
+/// Allocated window size: padding past `WINDOW_SIZE` (never holds data).
+const WINDOW_ALLOC: usize = WINDOW_SIZE + 8;
 /// Bytes zeroed past the data (`WIN_INIT`).
 const WIN_INIT: usize = MAX_MATCH;
 const HASH_BITS: u32 = 15;
@@ -36,6 +41,8 @@ const MAX_MATCH: usize = 258;
 const MIN_LOOKAHEAD: usize = MAX_MATCH + MIN_MATCH + 1;
 const MAX_DIST: usize = WSIZE - MIN_LOOKAHEAD;
 const TOO_FAR: usize = 4096;
+/// Inputs from this length on are compressed with `prev2` (see `compress_level`).
+const AHEAD_MIN_LEN: usize = 1024;
 const NIL: u16 = 0;
 
 /// One `configuration_table` entry of the `deflate_slow` levels.
@@ -272,14 +279,31 @@ impl Tree {
     }
 }
 
-/// Static description of a tree kind (`static_tree_desc`).
+/// Static description of a tree kind (`static_tree_desc`), with the extra bits and
+/// static-tree lengths laid out per node (zero past the symbols) so that
+/// `gen_bitlen` reads them without range checks.
 struct Desc {
-    /// Lengths of the static tree (None for the bit-length tree).
-    static_len: Option<&'static [u8]>,
-    extra: &'static [u8],
-    extra_base: usize,
+    /// Whether the kind has a static tree whose cost `static_len` tracks
+    /// (not the bit-length tree).
+    has_static: bool,
+    /// Extra bits of each symbol.
+    xbits: [u8; TCAP],
+    /// Length of each symbol in the static tree.
+    slen: [u8; TCAP],
     elems: usize,
     max_length: usize,
+}
+
+/// `src` placed at node indices `offset..`, zero elsewhere.
+#[allow(clippy::indexing_slicing)] // const-evaluated: a bad index fails the build
+const fn node_table(src: &[u8], offset: usize) -> [u8; TCAP] {
+    let mut t = [0u8; TCAP];
+    let mut i = 0;
+    while i < src.len() {
+        t[offset + i] = src[i];
+        i += 1;
+    }
+    t
 }
 
 /// Lengths of the static literal/length tree (`static_ltree[n].Len`).
@@ -304,24 +328,24 @@ const STATIC_LLEN: [u8; 288] = {
 
 const STATIC_DLEN: [u8; D_CODES] = [5; D_CODES];
 
-const L_DESC: Desc = Desc {
-    static_len: Some(&STATIC_LLEN),
-    extra: &EXTRA_LBITS,
-    extra_base: LITERALS + 1,
+static L_DESC: Desc = Desc {
+    has_static: true,
+    xbits: node_table(&EXTRA_LBITS, LITERALS + 1),
+    slen: node_table(&STATIC_LLEN, 0),
     elems: L_CODES,
     max_length: MAX_BITS,
 };
-const D_DESC: Desc = Desc {
-    static_len: Some(&STATIC_DLEN),
-    extra: &EXTRA_DBITS,
-    extra_base: 0,
+static D_DESC: Desc = Desc {
+    has_static: true,
+    xbits: node_table(&EXTRA_DBITS, 0),
+    slen: node_table(&STATIC_DLEN, 0),
     elems: D_CODES,
     max_length: MAX_BITS,
 };
-const BL_DESC: Desc = Desc {
-    static_len: None,
-    extra: &EXTRA_BLBITS,
-    extra_base: 0,
+static BL_DESC: Desc = Desc {
+    has_static: false,
+    xbits: node_table(&EXTRA_BLBITS, 0),
+    slen: [0; TCAP],
     elems: BL_CODES,
     max_length: MAX_BL_BITS,
 };
@@ -397,7 +421,9 @@ impl Bits<'_> {
 
 /// The window and hash chains (`window`, `head`, `prev`), reused between calls.
 struct Matcher {
-    window: Box<[u8; WINDOW_SIZE]>,
+    /// `WINDOW_SIZE` bytes and a little padding, so that two bytes read at a
+    /// masked index are always in bounds.
+    window: Box<[u8; WINDOW_ALLOC]>,
     head: Box<[u16; HASH_SIZE]>,
     /// zlib's `prev`, but indexed by the whole position rather than
     /// `pos & (WSIZE - 1)`: the chain walk then needs no mask on its critical path.
@@ -405,6 +431,11 @@ struct Matcher {
     /// above `strstart - MAX_DIST`, whose zlib slot no later position has
     /// taken over yet.
     prev: Box<[u16; WINDOW_SIZE]>,
+    /// The link after next, `prev[prev[pos]]` (stored when `pos` is inserted:
+    /// `prev[prev[pos]]` was stored before and does not change), so that the
+    /// chain walk can load a link two candidates ahead: the walk is bound by
+    /// the latency of these loads, and this halves their chain.
+    prev2: Box<[u16; WINDOW_SIZE]>,
 }
 
 /// The block state of `trees.c`: symbol buffer, the three trees and the scratch
@@ -413,12 +444,21 @@ struct Trees {
     ltree: Tree,
     dtree: Tree,
     bltree: Tree,
-    /// trees.c's `heap` (node numbers).
-    heap: [usize; TCAP],
-    /// `freq << 8 | depth` per node, so that trees.c's `smaller` is one
-    /// comparison. (Measured: node numbers in the heap with the keys beside
-    /// them walk twice as fast as keys packed into the heap entries.)
-    keys: [u64; TCAP],
+    /// trees.c's `heap`, each entry its node's `smaller` key and number packed
+    /// together (see [`pack`]), so that a comparison needs no second lookup;
+    /// `u64::MAX` just past the end stands for a missing right child.
+    heap: [u64; TCAP],
+    /// The upper part of trees.c's `heap` (`heap_max..HEAP_SIZE`): node numbers
+    /// in the order `gen_bitlen` visits them, root first.
+    order: [u16; TCAP],
+    /// The run-length coded lengths of the literal/length tree then the
+    /// distance tree, as `scan_tree` finds them, for `send_tree` to replay:
+    /// bit-length symbol in the low 5 bits, its extra-bits value above.
+    rle: [u16; TCAP],
+    /// Codes of `rle` for the literal/length tree; those of the distance tree end
+    /// at `rle_end`.
+    rle_l_end: usize,
+    rle_end: usize,
     bl_count: [u16; MAX_BITS + 1],
     /// (distance, lc) per symbol; distance 0 = literal lc.
     syms: Vec<(u16, u8)>,
@@ -436,16 +476,20 @@ impl Default for Deflate9 {
     fn default() -> Self {
         Deflate9 {
             m: Matcher {
-                window: Box::new([0; WINDOW_SIZE]),
+                window: Box::new([0; WINDOW_ALLOC]),
                 head: Box::new([NIL; HASH_SIZE]),
                 prev: Box::new([NIL; WINDOW_SIZE]),
+                prev2: Box::new([NIL; WINDOW_SIZE]),
             },
             t: Box::new(Trees {
                 ltree: Tree::new(),
                 dtree: Tree::new(),
                 bltree: Tree::new(),
                 heap: [0; TCAP],
-                keys: [0; TCAP],
+                order: [0; TCAP],
+                rle: [0; TCAP],
+                rle_l_end: 0,
+                rle_end: 0,
                 bl_count: [0; MAX_BITS + 1],
                 syms: Vec::with_capacity(SYM_END),
                 opt_len: 0,
@@ -542,14 +586,17 @@ fn common_prefix(a: &[u8; MAX_MATCH], b: &[u8; MAX_MATCH]) -> usize {
 
 /// `longest_match`: the longest match (longer than `prev_length`) for the string
 /// at `strstart` along the hash chain from `cur_match`, with zlib's chain limits;
-/// sets `match_start` when one is found.
-fn longest_match(
+/// sets `match_start` when one is found. `AHEAD`: use (and require) `prev2`.
+// not inlined: the walk needs most registers to itself (inlined, its links
+// were spilled to the stack, measured +10% cycles on 4 KB)
+#[inline(never)]
+fn longest_match<const AHEAD: bool>(
     m: &Matcher,
     config: Config,
     strstart: usize,
     lookahead: usize,
     prev_length: usize,
-    mut cur_match: usize,
+    cur_match: usize,
     match_start: &mut usize,
 ) -> usize {
     let Config {
@@ -558,7 +605,7 @@ fn longest_match(
         max_chain,
         ..
     } = config;
-    let w: &[u8; WINDOW_SIZE] = &m.window;
+    let w: &[u8; WINDOW_ALLOC] = &m.window;
     let prev: &[u16; WINDOW_SIZE] = &m.prev;
     let mut chain = max_chain;
     let mut best_len = prev_length;
@@ -574,33 +621,59 @@ fn longest_match(
     else {
         return MIN_MATCH - 1;
     };
+    // Two bytes at window index i (i < WINDOW_SIZE - 1 here; the mask and the
+    // padding only let the compiler drop the bounds check).
+    let u16_w = |i: usize| {
+        let i = i & WINDOW_MASK;
+        match w.get(i..i + 2) {
+            Some(&[x, y]) => u16::from_le_bytes([x, y]),
+            _ => 0,
+        }
+    };
     // best_len < nice <= MAX_MATCH inside the loop, so best_len - 1 + 2 <= MAX_MATCH
-    let mut scan_end = u16_at(scan, best_len - 1);
+    let mut end_at = best_len - 1;
+    let mut scan_end = u16_at(scan, end_at);
     let scan_start = u16_at(scan, 0);
+    // positions are < WINDOW_SIZE (u16 links): the lookups always hit
+    let link = |a: &[u16; WINDOW_SIZE], i: usize| usize::from(a.get(i).copied().unwrap_or(NIL));
+    let prev2: &[u16; WINDOW_SIZE] = &m.prev2;
+    // zlib's walk; with AHEAD the link of the candidate after next is loaded one
+    // candidate early (through prev2). A link is only used once the one before
+    // it was found above `limit` (so it is not stale).
+    let mut cur = cur_match & WINDOW_MASK;
+    let mut next = link(prev, cur);
+    let mut after = if AHEAD { link(prev2, cur) } else { NIL.into() };
     loop {
-        // cur_match < strstart: always Some
-        if let Some(cand) = w
-            .get(cur_match..cur_match + MAX_MATCH)
-            .and_then(|s| <&[u8; MAX_MATCH]>::try_from(s).ok())
-        {
-            // zlib's cheap rejections first (they never change the result)
-            if u16_at(cand, best_len - 1) == scan_end && u16_at(cand, 0) == scan_start {
+        let after_next = if AHEAD { link(prev2, next) } else { NIL.into() };
+        // zlib's cheap rejections first (they never change the result)
+        if u16_w(cur + end_at) == scan_end && u16_w(cur) == scan_start {
+            // cur < strstart: always Some
+            if let Some(cand) = w
+                .get(cur..cur + MAX_MATCH)
+                .and_then(|s| <&[u8; MAX_MATCH]>::try_from(s).ok())
+            {
                 let len = common_prefix(cand, scan);
                 if len > best_len {
-                    *match_start = cur_match;
+                    *match_start = cur;
                     best_len = len;
                     if len >= nice {
                         break;
                     }
-                    scan_end = u16_at(scan, best_len - 1);
+                    end_at = best_len - 1;
+                    scan_end = u16_at(scan, end_at);
                 }
             }
         }
-        // cur_match < WINDOW_SIZE (it is a u16): the lookup always hits
-        cur_match = usize::from(prev.get(cur_match).copied().unwrap_or(NIL));
         chain -= 1;
-        if cur_match <= limit || chain == 0 {
+        // one branch for both ends of the walk
+        if (next <= limit) | (chain == 0) {
             break;
+        }
+        if AHEAD {
+            (cur, next, after) = (next, after, after_next);
+        } else {
+            cur = next;
+            next = link(prev, cur);
         }
     }
     best_len.min(lookahead)
@@ -636,7 +709,15 @@ impl Deflate9 {
             buf: 0,
             valid: 0,
         };
-        let end = deflate_slow(&mut self.m, &mut self.t, config, data, &mut bits);
+        // Storing prev2 costs every insert a little and saves every candidate
+        // of a chain walk a little: it pays off once inputs are long enough to
+        // have long chains (measured on BSON sessions: a loss at 165 bytes, even
+        // at 809, a gain of 4% at 4 KB). Either walk gives the same result.
+        let end = if data.len() >= AHEAD_MIN_LEN {
+            deflate_slow::<true>(&mut self.m, &mut self.t, config, data, &mut bits)
+        } else {
+            deflate_slow::<false>(&mut self.m, &mut self.t, config, data, &mut bits)
+        };
         // zlib clears all of `head` before each stream; clearing only the slots
         // this call set gives the same state for the next call.
         self.m.clear_head(end);
@@ -657,7 +738,8 @@ impl Matcher {
 
     /// `INSERT_STRING`: hash the string at `pos` into the chains; returns the
     /// previous head of its chain.
-    fn insert_string(&mut self, ins_h: &mut u32, pos: usize) -> u16 {
+    /// `AHEAD`: also store `prev2`.
+    fn insert_string<const AHEAD: bool>(&mut self, ins_h: &mut u32, pos: usize) -> u16 {
         let c = self
             .window
             .get((pos + MIN_MATCH - 1) & WINDOW_MASK)
@@ -669,6 +751,12 @@ impl Matcher {
         let head = self.head.get(h).copied().unwrap_or(NIL);
         if let Some(p) = self.prev.get_mut(pos & WINDOW_MASK) {
             *p = head;
+        }
+        if AHEAD {
+            let after = self.prev.get(usize::from(head)).copied().unwrap_or(NIL);
+            if let Some(p) = self.prev2.get_mut(pos & WINDOW_MASK) {
+                *p = after;
+            }
         }
         if let Some(slot) = self.head.get_mut(h) {
             // window positions are < WINDOW_SIZE = 65 536
@@ -764,9 +852,11 @@ impl Matcher {
             }
         };
         self.head.iter_mut().for_each(|m| *m = slide(*m));
-        let (low, high) = self.prev.split_at_mut(WSIZE);
-        for (l, &h) in low.iter_mut().zip(high.iter()) {
-            *l = slide(h);
+        for links in [&mut self.prev, &mut self.prev2] {
+            let (low, high) = links.split_at_mut(WSIZE);
+            for (l, &h) in low.iter_mut().zip(high.iter()) {
+                *l = slide(h);
+            }
         }
     }
 }
@@ -774,7 +864,10 @@ impl Matcher {
 /// `deflate_slow` over the whole input with `Z_FINISH`: lazy matching, a block
 /// flushed whenever the symbol buffer fills, the last one at the end.
 /// Returns where the data ends in the window.
-fn deflate_slow(
+// its own function per walk: inlined into compress_level, both copies share one
+// register allocation (measured +1.5% cycles on 4 KB)
+#[inline(never)]
+fn deflate_slow<const AHEAD: bool>(
     m: &mut Matcher,
     t: &mut Trees,
     config: Config,
@@ -782,107 +875,92 @@ fn deflate_slow(
     bits: &mut Bits<'_>,
 ) -> usize {
     t.init_block();
+    // The hot variables live in locals (registers) and go through `st` only
+    // around fill_window.
     let mut st = State::default();
+    let mut strstart = 0usize;
+    let mut lookahead = 0usize;
+    let mut match_start = 0usize;
+    let mut block_start = 0isize;
+    let mut ins_h = 0u32;
     let mut match_length = MIN_MATCH - 1;
     let mut match_available = false;
     loop {
-        if st.lookahead < MIN_LOOKAHEAD {
+        if lookahead < MIN_LOOKAHEAD {
             // Once all input is in the window and no slide is due, fill_window
             // changes nothing (high_water already covers the data's end).
-            if st.in_pos < input.len() || st.strstart >= WSIZE + MAX_DIST {
+            if st.in_pos < input.len() || strstart >= WSIZE + MAX_DIST {
+                (st.strstart, st.lookahead, st.match_start) = (strstart, lookahead, match_start);
+                (st.block_start, st.ins_h) = (block_start, ins_h);
                 m.fill_window(input, &mut st);
+                (strstart, lookahead, match_start) = (st.strstart, st.lookahead, st.match_start);
+                (block_start, ins_h) = (st.block_start, st.ins_h);
             }
-            if st.lookahead == 0 {
+            if lookahead == 0 {
                 break;
             }
         }
-        let strstart = st.strstart;
         let mut hash_head = NIL;
-        if st.lookahead >= MIN_MATCH {
-            hash_head = m.insert_string(&mut st.ins_h, strstart);
+        if lookahead >= MIN_MATCH {
+            hash_head = m.insert_string::<AHEAD>(&mut ins_h, strstart);
         }
         let prev_length = match_length;
-        let prev_match = st.match_start;
+        let prev_match = match_start;
         match_length = MIN_MATCH - 1;
         let head = usize::from(hash_head);
         if hash_head != NIL && prev_length < config.max_lazy && strstart - head <= MAX_DIST {
-            match_length = longest_match(
+            match_length = longest_match::<AHEAD>(
                 m,
                 config,
                 strstart,
-                st.lookahead,
+                lookahead,
                 prev_length,
                 head,
-                &mut st.match_start,
+                &mut match_start,
             );
-            if match_length <= 5 && match_length == MIN_MATCH && strstart - st.match_start > TOO_FAR
-            {
+            if match_length <= 5 && match_length == MIN_MATCH && strstart - match_start > TOO_FAR {
                 match_length = MIN_MATCH - 1;
             }
         }
         if prev_length >= MIN_MATCH && match_length <= prev_length {
-            let max_insert = strstart + st.lookahead - MIN_MATCH;
+            let max_insert = strstart + lookahead - MIN_MATCH;
             let flush = t.tally_dist(
                 strstart.wrapping_sub(1).wrapping_sub(prev_match),
                 prev_length - MIN_MATCH,
             );
-            st.lookahead -= prev_length - 1;
-            let mut remaining = prev_length - 2;
-            loop {
-                st.strstart += 1;
-                if st.strstart <= max_insert {
-                    let pos = st.strstart;
-                    m.insert_string(&mut st.ins_h, pos);
-                }
-                remaining -= 1;
-                if remaining == 0 {
-                    break;
-                }
+            lookahead -= prev_length - 1;
+            // the strings inside the match (none past max_insert, at the end)
+            let last = strstart + prev_length - 2;
+            for pos in strstart + 1..=last.min(max_insert) {
+                m.insert_string::<AHEAD>(&mut ins_h, pos);
             }
             match_available = false;
             match_length = MIN_MATCH - 1;
-            st.strstart += 1;
+            strstart = last + 1;
             if flush {
-                t.flush_block(
-                    m.window.as_slice(),
-                    st.block_start,
-                    st.strstart,
-                    false,
-                    bits,
-                );
-                st.block_start = st.strstart as isize;
+                t.flush_block(m.window.as_slice(), block_start, strstart, false, bits);
+                block_start = strstart as isize;
             }
         } else if match_available {
             let c = m.window.get(strstart - 1).copied().unwrap_or(0);
             if t.tally_lit(c) {
-                t.flush_block(m.window.as_slice(), st.block_start, strstart, false, bits);
-                st.block_start = strstart as isize;
+                t.flush_block(m.window.as_slice(), block_start, strstart, false, bits);
+                block_start = strstart as isize;
             }
-            st.strstart += 1;
-            st.lookahead -= 1;
+            strstart += 1;
+            lookahead -= 1;
         } else {
             match_available = true;
-            st.strstart += 1;
-            st.lookahead -= 1;
+            strstart += 1;
+            lookahead -= 1;
         }
     }
     if match_available {
-        let c = m
-            .window
-            .get(st.strstart.wrapping_sub(1))
-            .copied()
-            .unwrap_or(0);
+        let c = m.window.get(strstart.wrapping_sub(1)).copied().unwrap_or(0);
         t.tally_lit(c);
     }
-    t.flush_block(m.window.as_slice(), st.block_start, st.strstart, true, bits);
-    st.strstart
-}
-
-/// Which of the three trees a helper works on.
-#[derive(Clone, Copy)]
-enum Which {
-    L,
-    D,
+    t.flush_block(m.window.as_slice(), block_start, strstart, true, bits);
+    strstart
 }
 
 impl Trees {
@@ -929,131 +1007,18 @@ impl Trees {
         self.syms.len() == SYM_END
     }
 
-    /// `scan_tree`: bit-length-tree frequencies for the run-length coded lengths.
-    fn scan_tree(&mut self, which: Which) {
-        let Trees {
-            ltree,
-            dtree,
-            bltree,
-            ..
-        } = self;
-        let tree: &Tree = match which {
-            Which::L => ltree,
-            Which::D => dtree,
-        };
-        let max_code = tree.max_code;
-        let lens = &tree.codes.len;
-        let len_at = |n: usize| -> i32 {
-            if n == max_code + 1 {
-                0xFFFF
-            } else {
-                i32::from(tget(lens, n))
-            }
-        };
-        let bl = &mut bltree.freq;
-        let mut prevlen: i32 = -1;
-        let mut nextlen = len_at(0);
-        let mut count = 0;
-        let (mut max_count, mut min_count) = if nextlen == 0 { (138, 3) } else { (7, 4) };
-        for n in 0..=max_code {
-            let curlen = nextlen;
-            nextlen = len_at(n + 1);
-            count += 1;
-            if count < max_count && curlen == nextlen {
-                continue;
-            } else if count < min_count {
-                tset(bl, curlen as usize, tget(bl, curlen as usize) + count);
-            } else if curlen != 0 {
-                if curlen != prevlen {
-                    tset(bl, curlen as usize, tget(bl, curlen as usize) + 1);
-                }
-                tset(bl, REP_3_6, tget(bl, REP_3_6) + 1);
-            } else if count <= 10 {
-                tset(bl, REPZ_3_10, tget(bl, REPZ_3_10) + 1);
-            } else {
-                tset(bl, REPZ_11_138, tget(bl, REPZ_11_138) + 1);
-            }
-            count = 0;
-            prevlen = curlen;
-            (max_count, min_count) = if nextlen == 0 {
-                (138, 3)
-            } else if curlen == nextlen {
-                (6, 3)
-            } else {
-                (7, 4)
-            };
-        }
-    }
-
-    /// `send_tree`: the run-length coded lengths of a tree, in bit-length codes.
-    fn send_tree(&self, bits: &mut Bits<'_>, which: Which) {
-        let tree = match which {
-            Which::L => &self.ltree,
-            Which::D => &self.dtree,
-        };
-        let max_code = tree.max_code;
-        let lens = &tree.codes.len;
-        let bl = &self.bltree.codes;
-        let len_at = |n: usize| -> i32 {
-            if n == max_code + 1 {
-                0xFFFF
-            } else {
-                i32::from(tget(lens, n))
-            }
-        };
-        let send_code = |bits: &mut Bits<'_>, c: usize| {
-            let (code, len) = bl.get(c);
-            bits.send(code, len);
-        };
-        let mut prevlen: i32 = -1;
-        let mut nextlen = len_at(0);
-        let mut count: u32 = 0;
-        let (mut max_count, mut min_count) = if nextlen == 0 { (138, 3) } else { (7, 4) };
-        for n in 0..=max_code {
-            let curlen = nextlen;
-            nextlen = len_at(n + 1);
-            count += 1;
-            if count < max_count && curlen == nextlen {
-                continue;
-            } else if count < min_count {
-                while count != 0 {
-                    send_code(bits, curlen as usize);
-                    count -= 1;
-                }
-            } else if curlen != 0 {
-                if curlen != prevlen {
-                    send_code(bits, curlen as usize);
-                    count -= 1;
-                }
-                send_code(bits, REP_3_6);
-                bits.send(count - 3, 2);
-            } else if count <= 10 {
-                send_code(bits, REPZ_3_10);
-                bits.send(count - 3, 3);
-            } else {
-                send_code(bits, REPZ_11_138);
-                bits.send(count - 11, 7);
-            }
-            count = 0;
-            prevlen = curlen;
-            (max_count, min_count) = if nextlen == 0 {
-                (138, 3)
-            } else if curlen == nextlen {
-                (6, 3)
-            } else {
-                (7, 4)
-            };
-        }
-    }
-
+    /// `build_bl_tree`: `scan_tree` over both trees (keeping the codes for
+    /// `send_tree`), the bit-length tree, and how many of its lengths are sent.
     fn build_bl_tree(&mut self) -> usize {
-        self.scan_tree(Which::L);
-        self.scan_tree(Which::D);
+        let mut end = scan_tree(&self.ltree, &mut self.rle, 0, &mut self.bltree.freq);
+        self.rle_l_end = end;
+        end = scan_tree(&self.dtree, &mut self.rle, end, &mut self.bltree.freq);
+        self.rle_end = end;
         build_tree(
             &mut self.bltree,
             &BL_DESC,
             &mut self.heap,
-            &mut self.keys,
+            &mut self.order,
             &mut self.bl_count,
             &mut self.opt_len,
             &mut self.static_len,
@@ -1070,6 +1035,19 @@ impl Trees {
             .opt_len
             .wrapping_add(3 * (max_blindex as u64 + 1) + 5 + 5 + 4);
         max_blindex
+    }
+
+    /// `send_tree`: the run-length coded lengths `scan_tree` found for a tree
+    /// (`rle[from..to]`), in bit-length codes.
+    fn send_tree(&self, bits: &mut Bits<'_>, from: usize, to: usize) {
+        let bl = &self.bltree.codes;
+        for &op in self.rle.get(from..to).unwrap_or_default() {
+            let sym = usize::from(op & 31);
+            let (code, len) = bl.get(sym);
+            let xlen = u32::from(tget(&BL_DESC.xbits, sym));
+            // at most 7 + 7 bits
+            bits.send(code | (u32::from(op >> 5) << len), len + xlen);
+        }
     }
 
     /// `compress_block`: the block's symbols with the given literal/length and
@@ -1118,7 +1096,7 @@ impl Trees {
             &mut self.ltree,
             &L_DESC,
             &mut self.heap,
-            &mut self.keys,
+            &mut self.order,
             &mut self.bl_count,
             &mut self.opt_len,
             &mut self.static_len,
@@ -1127,7 +1105,7 @@ impl Trees {
             &mut self.dtree,
             &D_DESC,
             &mut self.heap,
-            &mut self.keys,
+            &mut self.order,
             &mut self.bl_count,
             &mut self.opt_len,
             &mut self.static_len,
@@ -1161,8 +1139,8 @@ impl Trees {
             for &i in BL_ORDER.iter().take(blcodes) {
                 bits.send(u32::from(tget(&self.bltree.codes.len, i)), 3);
             }
-            self.send_tree(bits, Which::L);
-            self.send_tree(bits, Which::D);
+            self.send_tree(bits, 0, self.rle_l_end);
+            self.send_tree(bits, self.rle_l_end, self.rle_end);
             self.compress_block(bits, &self.ltree.codes, &self.dtree.codes);
         }
         self.init_block();
@@ -1172,25 +1150,121 @@ impl Trees {
     }
 }
 
-/// `pqdownheap`: restore the heap property from position `k` down. trees.c's
-/// `smaller(n, m)` (frequency, then depth) is `keys[n] <= keys[m]`.
-fn pqdownheap(heap: &mut [usize; TCAP], keys: &[u64; TCAP], heap_len: usize, mut k: usize) {
-    let v = tget(heap, k);
-    let kv = tget(keys, v);
-    let mut j = k << 1;
-    while j <= heap_len {
-        let mut hj = tget(heap, j);
-        if j < heap_len {
-            let right = tget(heap, j + 1);
-            if tget(keys, right) <= tget(keys, hj) {
-                j += 1;
-                hj = right;
+/// `scan_tree`, run by run: the run-length coded lengths of `tree` go to
+/// `rle` from `at` on (returns where they end) and are counted in `bl_freq`.
+/// trees.c walks the lengths one by one and cuts a run of equal lengths into
+/// groups of at most 138 zeros, or of one length sent as itself followed by at
+/// most 6 repeats, then at most 6 repeats per group; a group too short for a
+/// repeat code (fewer than 3 repeats) is sent as plain lengths. This gives
+/// the same groups.
+fn scan_tree(
+    tree: &Tree,
+    rle: &mut [u16; TCAP],
+    mut at: usize,
+    bl_freq: &mut [u32; TCAP],
+) -> usize {
+    let lens = &tree.codes.len;
+    let end = tree.max_code + 1;
+    // `count` codes `sym` with extra-bits value `extra`
+    let mut push = |sym: usize, extra: usize, count: usize| {
+        for _ in 0..count {
+            tset(rle, at, (sym | (extra << 5)) as u16);
+            at += 1;
+        }
+        tset(bl_freq, sym, tget(bl_freq, sym) + count as u32);
+    };
+    let mut i = 0;
+    while i < end {
+        let v = tget(lens, i);
+        // the run of `v` from i: eight lengths at a time
+        let pattern = u64::from(v) * 0x0101_0101_0101_0101;
+        let mut j = i + 1;
+        while j < end {
+            // j < end <= L_CODES, so the 8 bytes are inside `lens`
+            let word = lens
+                .get(j..j + 8)
+                .and_then(|w| <[u8; 8]>::try_from(w).ok())
+                .map_or(!pattern, u64::from_le_bytes);
+            let diff = word ^ pattern;
+            if diff != 0 {
+                j += (diff.trailing_zeros() / 8) as usize;
+                break;
+            }
+            j += 8;
+        }
+        let mut run = j.min(end) - i;
+        i += run;
+        let v = usize::from(v);
+        if v == 0 {
+            while run > 0 {
+                let count = run.min(138);
+                run -= count;
+                match count {
+                    0..=2 => push(0, 0, count),
+                    3..=10 => push(REPZ_3_10, count - 3, 1),
+                    _ => push(REPZ_11_138, count - 11, 1),
+                }
+            }
+            continue;
+        }
+        let first = run.min(7);
+        if first < 4 {
+            push(v, 0, first);
+            continue;
+        }
+        push(v, 0, 1);
+        push(REP_3_6, first - 4, 1);
+        run -= first;
+        while run > 0 {
+            let count = run.min(6);
+            run -= count;
+            if count < 3 {
+                push(v, 0, count);
+            } else {
+                push(REP_3_6, count - 3, 1);
             }
         }
-        if kv <= tget(keys, hj) {
+    }
+    at
+}
+
+/// Bits of a node number in a heap entry (nodes are < `TCAP`).
+const NODE_BITS: u32 = 10;
+/// Where the frequency starts in a heap entry, above the 8-bit depth.
+const FREQ_SHIFT: u32 = NODE_BITS + 8;
+
+/// A heap entry: trees.c's `smaller` order (frequency, then depth) is the order
+/// of `entry >> NODE_BITS`, and the node number comes along in the low bits.
+fn pack(freq: u64, depth: u64, node: usize) -> u64 {
+    (freq << FREQ_SHIFT) | (depth << NODE_BITS) | node as u64
+}
+
+/// The node number of a heap entry.
+fn node_of(entry: u64) -> usize {
+    (entry as usize) & TMASK
+}
+
+/// `pqdownheap`: restore the heap property from position `k` down, taking the
+/// right child on ties and stopping at the first child the node is `smaller`
+/// than or equal to, as trees.c does. `heap[heap_len + 1]` must be `u64::MAX`.
+fn pqdownheap(heap: &mut [u64; TCAP], heap_len: usize, mut k: usize) {
+    // key(a) <= key(b) exactly when `a` without its node number is <= b
+    const KEY: u64 = !(TMASK as u64);
+    let v = tget(heap, k);
+    let v_key = v & KEY;
+    let mut j = k << 1;
+    while j <= heap_len {
+        let mut child = tget(heap, j);
+        // u64::MAX past the end: never taken
+        let right = tget(heap, j + 1);
+        if right & KEY <= child {
+            j += 1;
+            child = right;
+        }
+        if v_key <= child {
             break;
         }
-        tset(heap, k, hj);
+        tset(heap, k, child);
         k = j;
         j <<= 1;
     }
@@ -1202,22 +1276,20 @@ fn pqdownheap(heap: &mut [usize; TCAP], keys: &[u64; TCAP], heap_len: usize, mut
 fn build_tree(
     tree: &mut Tree,
     desc: &Desc,
-    heap: &mut [usize; TCAP],
-    keys: &mut [u64; TCAP],
+    heap: &mut [u64; TCAP],
+    order: &mut [u16; TCAP],
     bl_count: &mut [u16; MAX_BITS + 1],
     opt_len: &mut u64,
     static_len: &mut u64,
 ) {
     let elems = desc.elems;
     let mut heap_len = 0usize;
-    let mut heap_max = HEAP_SIZE;
     let mut max_code: isize = -1;
     for n in 0..elems {
         let f = tget(&tree.freq, n);
         if f != 0 {
             heap_len += 1;
-            tset(heap, heap_len, n);
-            tset(keys, n, u64::from(f) << 8);
+            tset(heap, heap_len, pack(u64::from(f), 0, n));
             max_code = n as isize;
         } else {
             tset(&mut tree.codes.len, n, 0);
@@ -1231,53 +1303,51 @@ fn build_tree(
             0
         };
         heap_len += 1;
-        tset(heap, heap_len, node);
-        tset(keys, node, 1 << 8);
+        tset(heap, heap_len, pack(1, 0, node));
         tset(&mut tree.freq, node, 1);
         *opt_len = opt_len.wrapping_sub(1);
-        if let Some(sl) = desc.static_len {
-            *static_len = static_len.wrapping_sub(u64::from(sl.get(node).copied().unwrap_or(0)));
+        if desc.has_static {
+            *static_len = static_len.wrapping_sub(u64::from(tget(&desc.slen, node)));
         }
     }
     let max_code = max_code as usize;
     tree.max_code = max_code;
+    tset(heap, heap_len + 1, u64::MAX);
     let mut n = heap_len / 2;
     while n >= 1 {
-        pqdownheap(heap, keys, heap_len, n);
+        pqdownheap(heap, heap_len, n);
         n -= 1;
     }
+    let mut heap_max = HEAP_SIZE;
     let mut node = elems;
     loop {
         // pqremove
         let n = tget(heap, 1);
-        let last = tget(heap, heap_len);
-        tset(heap, 1, last);
+        tset(heap, 1, tget(heap, heap_len));
+        tset(heap, heap_len, u64::MAX);
         heap_len -= 1;
-        pqdownheap(heap, keys, heap_len, 1);
+        pqdownheap(heap, heap_len, 1);
         let m = tget(heap, 1);
         heap_max -= 1;
-        tset(heap, heap_max, n);
+        tset(order, heap_max, node_of(n) as u16);
         heap_max -= 1;
-        tset(heap, heap_max, m);
-        let (kn, km) = (tget(keys, n), tget(keys, m));
-        let f = (kn >> 8) + (km >> 8);
+        tset(order, heap_max, node_of(m) as u16);
+        let f = (n >> FREQ_SHIFT) + (m >> FREQ_SHIFT);
         // depth is a byte in zlib
-        let d = ((kn & 0xFF).max(km & 0xFF) + 1) & 0xFF;
-        tset(&mut tree.freq, node, f as u32);
-        tset(keys, node, (f << 8) | d);
-        tset(&mut tree.dad, n, node as u16);
-        tset(&mut tree.dad, m, node as u16);
-        tset(heap, 1, node);
+        let depth = |e: u64| (e >> NODE_BITS) & 0xFF;
+        let d = (depth(n).max(depth(m)) + 1) & 0xFF;
+        tset(&mut tree.dad, node_of(n), node as u16);
+        tset(&mut tree.dad, node_of(m), node as u16);
+        tset(heap, 1, pack(f, d, node));
         node += 1;
-        pqdownheap(heap, keys, heap_len, 1);
+        pqdownheap(heap, heap_len, 1);
         if heap_len < 2 {
             break;
         }
     }
     heap_max -= 1;
-    let top = tget(heap, 1);
-    tset(heap, heap_max, top);
-    gen_bitlen(tree, desc, heap, heap_max, bl_count, opt_len, static_len);
+    tset(order, heap_max, node_of(tget(heap, 1)) as u16);
+    gen_bitlen(tree, desc, order, heap_max, bl_count, opt_len, static_len);
     gen_codes(tree, bl_count);
 }
 
@@ -1286,7 +1356,7 @@ fn build_tree(
 fn gen_bitlen(
     tree: &mut Tree,
     desc: &Desc,
-    heap: &[usize; TCAP],
+    order: &[u16; TCAP],
     heap_max: usize,
     bl_count: &mut [u16; MAX_BITS + 1],
     opt_len: &mut u64,
@@ -1303,34 +1373,29 @@ fn gen_bitlen(
             *c = x;
         }
     };
-    let root = tget(heap, heap_max);
+    let root = usize::from(tget(order, heap_max));
     tset(&mut tree.codes.len, root, 0);
     let mut overflow = 0i32;
+    let (mut opt, mut stat) = (0u64, 0u64);
     for h in heap_max + 1..HEAP_SIZE {
-        let n = tget(heap, h);
-        let mut bits = usize::from(tget(&tree.codes.len, usize::from(tget(&tree.dad, n)))) + 1;
-        if bits > max_length {
-            bits = max_length;
-            overflow += 1;
-        }
+        let n = usize::from(tget(order, h));
+        let parent = usize::from(tget(&tree.dad, n));
+        let mut bits = usize::from(tget(&tree.codes.len, parent)) + 1;
+        overflow += i32::from(bits > max_length);
+        bits = bits.min(max_length);
         tset(&mut tree.codes.len, n, bits as u8);
         if n > max_code {
             continue;
         }
         set_count(bl_count, bits, count(bl_count, bits) + 1);
-        // n < extra_base wraps to a huge index: no extra bits
-        let xbits = u64::from(
-            desc.extra
-                .get(n.wrapping_sub(desc.extra_base))
-                .copied()
-                .unwrap_or(0),
-        );
         let f = u64::from(tget(&tree.freq, n));
-        *opt_len = opt_len.wrapping_add(f * (bits as u64 + xbits));
-        if let Some(sl) = desc.static_len {
-            let slen = u64::from(sl.get(n).copied().unwrap_or(0));
-            *static_len = static_len.wrapping_add(f * (slen + xbits));
-        }
+        let xbits = u64::from(tget(&desc.xbits, n));
+        opt += f * (bits as u64 + xbits);
+        stat += f * (u64::from(tget(&desc.slen, n)) + xbits);
+    }
+    *opt_len = opt_len.wrapping_add(opt);
+    if desc.has_static {
+        *static_len = static_len.wrapping_add(stat);
     }
     if overflow == 0 {
         return;
@@ -1354,7 +1419,7 @@ fn gen_bitlen(
         let mut n = usize::from(count(bl_count, bits));
         while n != 0 {
             h -= 1;
-            let m = tget(heap, h);
+            let m = usize::from(tget(order, h));
             if m > max_code {
                 continue;
             }
@@ -1382,17 +1447,14 @@ fn gen_codes(tree: &mut Tree, bl_count: &[u16; MAX_BITS + 1]) {
         }
     }
     for n in 0..=tree.max_code {
-        let len = usize::from(tget(&tree.codes.len, n));
+        let len = usize::from(tget(&tree.codes.len, n)) & MAX_BITS;
         if len == 0 {
             continue;
         }
-        if let Some(next) = next_code.get_mut(len & MAX_BITS) {
-            tset(
-                &mut tree.codes.code,
-                n,
-                // bi_reverse(next, len) for 1 <= len <= 15
-                next.reverse_bits() >> (16 - len),
-            );
+        if let Some(next) = next_code.get_mut(len) {
+            // bi_reverse(next, len) for 1 <= len <= 15
+            let code = (u32::from(*next).reverse_bits() >> 16) >> (16 - len);
+            tset(&mut tree.codes.code, n, code as u16);
             *next = next.wrapping_add(1);
         }
     }
@@ -1746,6 +1808,116 @@ mod tests {
         }
         assert!(expected.is_empty());
         assert!(checked > 300, "{checked}");
+    }
+
+    /// trees.c's `send_tree` walk, transcribed element by element: the codes it
+    /// sends (symbol, extra-bits value) for the lengths `lens[..=max_code]`.
+    fn zlib_send_tree_codes(lens: &[u8], max_code: usize) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let len_at = |n: usize| -> i32 {
+            if n == max_code + 1 {
+                0xFFFF
+            } else {
+                i32::from(lens[n])
+            }
+        };
+        let mut prevlen: i32 = -1;
+        let mut nextlen = len_at(0);
+        let mut count = 0usize;
+        let (mut max_count, mut min_count) = if nextlen == 0 { (138, 3) } else { (7, 4) };
+        for n in 0..=max_code {
+            let curlen = nextlen;
+            nextlen = len_at(n + 1);
+            count += 1;
+            if count < max_count && curlen == nextlen {
+                continue;
+            } else if count < min_count {
+                out.extend(std::iter::repeat_n((curlen as usize, 0), count));
+            } else if curlen != 0 {
+                if curlen != prevlen {
+                    out.push((curlen as usize, 0));
+                    count -= 1;
+                }
+                out.push((REP_3_6, count - 3));
+            } else if count <= 10 {
+                out.push((REPZ_3_10, count - 3));
+            } else {
+                out.push((REPZ_11_138, count - 11));
+            }
+            count = 0;
+            prevlen = curlen;
+            (max_count, min_count) = if nextlen == 0 {
+                (138, 3)
+            } else if curlen == nextlen {
+                (6, 3)
+            } else {
+                (7, 4)
+            };
+        }
+        out
+    }
+
+    /// The run-by-run `scan_tree` gives the codes and bit-length frequencies of
+    /// trees.c's element-by-element walk, on random runs of lengths (zeros and
+    /// non-zero runs of every size around the 3/4/6/7/10/11/138 cut points),
+    /// with garbage past `max_code` as the real arrays have.
+    #[test]
+    fn scan_tree_groups_like_trees_c() {
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut rnd = move || {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33
+        };
+        for round in 0..3000 {
+            let mut tree = Tree::new();
+            let max_code = (rnd() % L_CODES as u64) as usize;
+            let mut n = 0;
+            while n <= max_code {
+                let v = if rnd() % 3 == 0 {
+                    0
+                } else {
+                    1 + (rnd() % 15) as u8
+                };
+                let run = match rnd() % 4 {
+                    0 => 1 + (rnd() % 3) as usize,
+                    1 => 1 + (rnd() % 14) as usize,
+                    2 => 1 + (rnd() % 300) as usize,
+                    _ => 1,
+                };
+                for _ in 0..run {
+                    if n <= max_code {
+                        tree.codes.len[n] = v;
+                        n += 1;
+                    }
+                }
+            }
+            // past max_code: what build_tree leaves (zeros, then internal nodes)
+            let last = tree.codes.len[max_code];
+            for (i, l) in tree.codes.len.iter_mut().enumerate().skip(max_code + 1) {
+                *l = if i < L_CODES && round % 2 == 0 {
+                    0
+                } else {
+                    last
+                };
+            }
+            tree.max_code = max_code;
+            let mut rle = [0u16; TCAP];
+            let mut freq = [0u32; TCAP];
+            let end = scan_tree(&tree, &mut rle, 3, &mut freq);
+            let got: Vec<(usize, usize)> = rle[3..end]
+                .iter()
+                .map(|&op| (usize::from(op & 31), usize::from(op >> 5)))
+                .collect();
+            let want = zlib_send_tree_codes(&tree.codes.len, max_code);
+            assert_eq!(got, want, "round {round}");
+            let mut want_freq = [0u32; TCAP];
+            for &(sym, _) in &want {
+                want_freq[sym] += 1;
+            }
+            assert_eq!(freq, want_freq, "round {round}");
+        }
     }
 
     #[test]

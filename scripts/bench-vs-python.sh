@@ -61,7 +61,7 @@ echo "== Python reference (1/2)" >&2
 nice "$PY" scripts/bench_python.py time "${PY_ARGS[@]}" --out "$OUT/python1.json"
 
 echo "== Rust (criterion)" >&2
-nice cargo bench --bench codec -- "${CRIT_ARGS[@]}" '^(decode|decode_raw|encode|session|floor|blocks)/' \
+nice cargo bench --bench codec -- "${CRIT_ARGS[@]}" '^(decode|decode_raw|encode|session|floor|blocks|varied)/' \
     2>&1 | tee "$OUT/criterion.txt" | grep -E '^check|^SKIP|time:' >&2
 
 echo "== Python reference (2/2)" >&2

@@ -44,6 +44,7 @@ import platform
 import statistics
 import sys
 import time
+import itertools
 import timeit
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -104,6 +105,26 @@ def cmd_time(args):
     if "beaker.session.id=eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9." not in probe:
         raise SystemExit("session layer did not issue a JWT cookie: %r" % probe[:80])
     work.append(("session/load_and_save_typical", load_and_save))
+
+    # The 100 distinct typical cookies of typical_lines.txt in rotation (as benches/codec.rs
+    # varied/), so no single input is repeated.
+    lines_path = os.path.join(os.path.dirname(args.inputs), "typical_lines.txt")
+    with open(lines_path, encoding="ascii") as f:
+        lines = [line for line in f.read().split("\n") if line]
+    opts = layer["options"]
+    reader = rc.jwt_session(opts)
+    writers = []
+    for line in lines:
+        s = rc.jwt_session(opts)
+        dict.clear(s)
+        dict.update(s, reader._decrypt_data(line))
+        if s._encrypt_data() != line:
+            raise SystemExit("varied: the reference does not re-encode a typical_lines cookie")
+        writers.append(s)
+    next_line = itertools.cycle(lines).__next__
+    next_writer = itertools.cycle(writers).__next__
+    work.append(("decode/varied_typical_x100", lambda: reader._decrypt_data(next_line())))
+    work.append(("encode/varied_typical_x100", lambda: next_writer()._encrypt_data()))
 
     results = {}
     for key, fn in work:
@@ -232,6 +253,12 @@ ROWS = [
      "original_json_typical", None),
     ("session layer load+save (typical)", "session/load_and_save_typical", "session",
      "load_and_save_typical", None),
+    ("decode typical, 100 distinct cookies in rotation", "decode/varied_typical_x100", "varied",
+     "decode_typical_x100", None),
+    ("decode typical to a raw view, 100 distinct cookies in rotation",
+     "decode/varied_typical_x100", "varied", "decode_raw_typical_x100", None),
+    ("encode typical, 100 distinct sessions in rotation", "encode/varied_typical_x100", "varied",
+     "encode_typical_x100", None),
 ]
 
 # (label, criterion group/bench of the operation, floor bench)

@@ -117,6 +117,13 @@ impl Inputs {
     }
 }
 
+/// [`codec_for`], or `None` after printing why the benchmark `label` is skipped.
+fn codec_or_skip(options: &Value, label: &str) -> Option<Codec> {
+    codec_for(options)
+        .map_err(|e| println!("SKIP {label}: codec not built: {e}"))
+        .ok()
+}
+
 /// A codec from the case's Beaker options (ini-style string values), through the typed
 /// builder so the benchmark does not depend on option parsing.
 fn codec_for(options: &Value) -> Result<Codec, String> {
@@ -389,12 +396,8 @@ fn bench_decode(c: &mut Criterion, inputs: &Inputs) {
         "original_json_typical",
     ] {
         let case = inputs.case(name);
-        let codec = match codec_for(&case.decode_options) {
-            Ok(c) => c,
-            Err(e) => {
-                println!("SKIP decode/{name}: codec not built: {e}");
-                continue;
-            }
+        let Some(codec) = codec_or_skip(&case.decode_options, &format!("decode/{name}")) else {
+            continue;
         };
         match codec.decode(&case.cookie) {
             Ok(d) => {
@@ -431,12 +434,8 @@ fn bench_decode_raw(c: &mut Criterion, inputs: &Inputs) {
         "json_typical",
     ] {
         let case = inputs.case(name);
-        let codec = match codec_for(&case.decode_options) {
-            Ok(c) => c,
-            Err(e) => {
-                println!("SKIP decode_raw/{name}: codec not built: {e}");
-                continue;
-            }
+        let Some(codec) = codec_or_skip(&case.decode_options, &format!("decode_raw/{name}")) else {
+            continue;
         };
         match codec.decode_raw(&case.cookie).map(|r| r.to_document()) {
             Ok(Ok(d)) => println!(
@@ -459,12 +458,8 @@ fn bench_encode(c: &mut Criterion, inputs: &Inputs) {
     let mut g = c.benchmark_group("encode");
     for name in ["bson_small", "bson_typical", "bson_large", "json_typical"] {
         let case = inputs.case(name);
-        let codec = match codec_for(&case.encode_options) {
-            Ok(c) => c,
-            Err(e) => {
-                println!("SKIP encode/{name}: codec not built: {e}");
-                continue;
-            }
+        let Some(codec) = codec_or_skip(&case.encode_options, &format!("encode/{name}")) else {
+            continue;
         };
         match codec.encode(&case.session) {
             Ok(cookie) => println!(
@@ -719,12 +714,8 @@ fn bench_varied(c: &mut Criterion, inputs: &Inputs) {
     .collect();
     let text = std::fs::read_to_string(&path).expect("testdata/bench/typical_lines.txt");
     let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
-    let codec = match codec_for(&inputs.layer_options) {
-        Ok(codec) => codec,
-        Err(e) => {
-            println!("SKIP varied/: {e}");
-            return;
-        }
+    let Some(codec) = codec_or_skip(&inputs.layer_options, "varied/") else {
+        return;
     };
     let sessions: Vec<Document> = lines
         .iter()

@@ -1070,8 +1070,7 @@ impl<'a> Sink<'a> for DocumentSink<'_> {
         let start = start.min(self.entries.len());
         // Only a document with a `$ref` key can be a DBRef: checking the keys here
         // spares the hook's hash lookups on every other document.
-        let may_be_dbref = !self.stack.is_empty()
-            && matches!(container, Container::Doc)
+        let may_be_dbref = matches!(container, Container::Doc)
             && self
                 .entries
                 .get(start..)
